@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Create .venv and install the workbench into it. Usage: scripts/setup.sh [--test]
+#   --test  also install what the tests need (Python extras and Debian packages).
+# Environment: PYTHON (default python3.11, else python3), WORKBENCH_TORCH_SPEC to install
+# another torch build first (e.g. for a GPU, see README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+apt_packages=(pocketsphinx-testdata)
+if [[ "${1:-}" == "--test" ]]; then
+  extras="[test]"
+fi
+
+# Debian packages: real recorded speech for the demo and the tests.
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "setup: apt-get install ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python_bin="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv with $python_bin"
+  "$python_bin" -m venv .venv
+fi
+# shellcheck disable=SC1091
+source .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+if [[ -n "${WORKBENCH_TORCH_SPEC:-}" ]]; then
+  # e.g. WORKBENCH_TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+  # shellcheck disable=SC2086
+  pip install -q $WORKBENCH_TORCH_SPEC
+  pip install -q -e ".$extras"
+else
+  pip install -q -c constraints.txt -e ".$extras"
+fi
+echo "setup: done ($(python -c 'import torch; print("torch", torch.__version__)'))"

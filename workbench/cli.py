@@ -1,0 +1,224 @@
+"""The ``workbench`` command: a thin layer over the library (DESIGN.md section 10)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _quiet_transformers() -> None:
+    """Keep library chatter (progress bars, deprecation notes) out of the command's output."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def _err(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def cmd_recipe_validate(args: argparse.Namespace) -> int:
+    from workbench.recipe import RecipeError, load_recipe
+
+    try:
+        recipe = load_recipe(args.recipe, args.overrides)
+    except RecipeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        n = len(exc.problems)
+        print(f"{args.recipe}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.recipe}: valid (recipe {recipe.name!r}, base model {recipe.base_model})")
+    return EXIT_OK
+
+
+def _load(spec: str):
+    from workbench.models.bundled import ModelPackageError
+    from workbench.models.loading import ModelLoadError, load_model
+
+    try:
+        return load_model(spec)
+    except (ModelLoadError, ModelPackageError) as exc:
+        _err(str(exc))
+        return None
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    _quiet_transformers()
+    from workbench.transcribe import DecodeOptions, Transcriber
+
+    loaded = _load(args.model)
+    if loaded is None:
+        return EXIT_USAGE
+    if args.language and not loaded.multilingual:
+        _err(f"{args.model} is English-only; --language applies to multilingual models")
+        return EXIT_USAGE
+    options = DecodeOptions(num_beams=args.beams, language=args.language)
+    transcriber = Transcriber(loaded, options, batch_size=args.batch_size)
+    failed = 0
+    for result in transcriber.transcribe_files(args.audio):
+        if result.ok:
+            print(f"{result.path}\t{result.text}", flush=True)
+        else:
+            failed += 1
+            _err(result.error or "")
+    if failed:
+        print(f"{failed} of {len(args.audio)} file(s) failed", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from workbench.models.bundled import (
+        BUNDLED,
+        ModelPackageError,
+        cache_dir,
+        ensure_converted,
+        is_converted,
+        part_paths,
+    )
+
+    if args.convert:
+        _quiet_transformers()
+        names = list(BUNDLED) if args.convert == ["all"] else args.convert
+        for name in names:
+            if name not in BUNDLED:
+                _err(f"no bundled model {name!r}; available: {', '.join(BUNDLED)}")
+                return EXIT_USAGE
+            try:
+                path = ensure_converted(BUNDLED[name])
+            except ModelPackageError as exc:
+                _err(str(exc))
+                return EXIT_FAILED
+            print(f"bundled:{name} converted: {path}")
+    rows = [("MODEL", "LANGUAGES", "PACKAGE", "CONVERTED", "SIZE", "CACHE")]
+    for model in BUNDLED.values():
+        try:
+            installed = all(p.is_file() for p in part_paths(model))
+        except ModelPackageError:
+            installed = False
+        converted = is_converted(model)
+        size = f"{_folder_size(cache_dir(model)) / 1e6:.0f} MB" if converted else "-"
+        rows.append(
+            (
+                model.spec,
+                "multilingual" if model.multilingual else "English",
+                "installed"
+                if installed
+                else "missing: pip install " + " ".join(model.distributions),
+                "yes" if converted else "no",
+                size,
+                str(cache_dir(model)) if converted else "-",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _quiet_transformers()
+    import jiwer
+
+    from workbench.demo import librivox_clips
+    from workbench.evaluate.normalize import get_normalizer
+    from workbench.transcribe import Transcriber
+
+    try:
+        clips = librivox_clips()
+    except FileNotFoundError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    print(f"Loading {args.model} (converted from its PyPI package on first use) ...", flush=True)
+    start = time.perf_counter()
+    loaded = _load(args.model)
+    if loaded is None:
+        return EXIT_USAGE
+    print(f"  ready in {time.perf_counter() - start:.1f} s: {loaded.path}")
+    print(f"Transcribing {len(clips)} LibriVox clips (Debian pocketsphinx-testdata) ...\n")
+    normalize = get_normalizer("en")
+    refs, hyps = [], []
+    start = time.perf_counter()
+    results = Transcriber(loaded).transcribe_files([c.path for c in clips])
+    for clip, result in zip(clips, results, strict=False):
+        if not result.ok:
+            _err(result.error or "")
+            continue
+        print(f"{clip.path.name}\n  reference:  {clip.text}\n  transcript: {result.text}")
+        refs.append(normalize(clip.text))
+        hyps.append(normalize(result.text or ""))
+    elapsed = time.perf_counter() - start
+    if refs:
+        wer = jiwer.process_words(refs, hyps).wer
+        print(
+            f"\nWER {wer:.3f} over {len(refs)} clips (Whisper English normalizer), {elapsed:.1f} s"
+        )
+    print(
+        "\nNext: `workbench transcribe YOUR.wav`, `workbench models`, `workbench recipe validate`."
+    )
+    return EXIT_OK if len(refs) == len(clips) else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Adapt Whisper to a specialist domain: recipes, training, evaluation.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    recipe = sub.add_parser("recipe", help="check recipe files")
+    recipe_sub = recipe.add_subparsers(dest="recipe_command", required=True, metavar="ACTION")
+    validate = recipe_sub.add_parser(
+        "validate", help="check a recipe; exit 0 if valid, 2 listing every problem"
+    )
+    validate.add_argument("recipe", type=Path, help="recipe YAML file")
+    validate.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    validate.set_defaults(func=cmd_recipe_validate)
+
+    transcribe = sub.add_parser(
+        "transcribe", help="print 'path<TAB>text' for each audio file (exit 1 if any failed)"
+    )
+    transcribe.add_argument("audio", nargs="+", type=Path, help="wav, flac, mp3, ogg, ...")
+    transcribe.add_argument(
+        "--model", default="bundled:tiny.en", help="bundled:NAME, folder or hub id"
+    )
+    transcribe.add_argument("--language", help="language code, multilingual models only")
+    transcribe.add_argument("--beams", type=int, default=1, help="beam size (1: greedy)")
+    transcribe.add_argument("--batch-size", type=int, default=8)
+    transcribe.set_defaults(func=cmd_transcribe)
+
+    models = sub.add_parser("models", help="list the bundled models and their cache state")
+    models.add_argument(
+        "--convert", nargs="+", metavar="NAME", help="convert these bundled models now ('all')"
+    )
+    models.set_defaults(func=cmd_models)
+
+    demo = sub.add_parser("demo", help="the built-in default: transcribe real English clips")
+    demo.add_argument("--model", default="bundled:tiny.en")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``workbench`` console script."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "beams", 1) < 1 or getattr(args, "batch_size", 1) < 1:
+        _err("--beams and --batch-size must be positive integers")
+        return EXIT_USAGE
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Scoring transcripts: normalizers and metrics."""

@@ -1,0 +1,535 @@
+"""The recipe: one YAML file that says everything a run needs.
+
+``Recipe`` and its ``*Spec`` sections are the one schema for YAML files, command-line
+overrides (``key.path=value``) and the UI. :func:`load_recipe` layers the domain pack's
+``domain.yaml`` under the file and the overrides over it, and reports every problem at once,
+each with its file, key path and line.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from workbench.paths import domains_root
+from workbench.schema import (
+    Collector,
+    Layer,
+    Problem,
+    RecipeError,
+    Spec,
+    build_spec,
+    join_key,
+    key_paths,
+    register_union,
+    to_data,
+    yaml_line_map,
+)
+
+__all__ = [
+    "AugmentSpec",
+    "DataSpec",
+    "EvalSpec",
+    "LexiconSpec",
+    "LoraSpec",
+    "NoiseSpec",
+    "Problem",
+    "Recipe",
+    "RecipeError",
+    "SpeedSpec",
+    "TrainSpec",
+    "load_recipe",
+    "recipe_to_yaml",
+]
+
+WHISPER_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+NOISE_KINDS = ("white", "pink", "brown", "machinery", "monitor", "babble", "folder")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _path_field(kind: Literal["file", "dir", "any"], **kwargs: Any) -> Any:
+    """A field holding a path, resolved against the folder of the file that set it."""
+    return field(metadata={"path": kind}, **kwargs)
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class SourceSpec(Spec):
+    """One data source; ``source`` names its kind (see ``SOURCES``)."""
+
+    source: str
+    limit: int | None = None  # keep at most this many utterances
+
+    def check(self) -> list[tuple[str, str]]:
+        if self.limit is not None and self.limit < 1:
+            return [("limit", f"expected a positive integer or null, got {self.limit}")]
+        return []
+
+
+@dataclass(kw_only=True)
+class ManifestSource(SourceSpec):
+    """A JSON Lines manifest: ``{"id", "audio", "text"}`` per line."""
+
+    source: Literal["manifest"] = "manifest"
+    path: str = _path_field("file")
+
+
+@dataclass(kw_only=True)
+class AudioFolderSource(SourceSpec):
+    """A Hugging Face audiofolder: audio files plus ``metadata.csv`` or ``metadata.jsonl``."""
+
+    source: Literal["audiofolder"] = "audiofolder"
+    path: str = _path_field("dir")
+
+
+@dataclass(kw_only=True)
+class CsvSource(SourceSpec):
+    """A CSV file with an audio-path column and a text column."""
+
+    source: Literal["csv"] = "csv"
+    path: str = _path_field("file")
+    audio_column: str = "audio"
+    text_column: str = "text"
+
+
+@dataclass(kw_only=True)
+class DiskDatasetSource(SourceSpec):
+    """A dataset written by ``datasets.Dataset.save_to_disk``."""
+
+    source: Literal["hf_disk"] = "hf_disk"
+    path: str = _path_field("dir")
+    audio_column: str = "audio"
+    text_column: str = "text"
+
+
+SOURCES: dict[str, type[SourceSpec]] = {
+    "manifest": ManifestSource,
+    "audiofolder": AudioFolderSource,
+    "csv": CsvSource,
+    "hf_disk": DiskDatasetSource,
+}
+register_union(SourceSpec, "source", SOURCES)
+
+
+@dataclass(kw_only=True)
+class DataSpec(Spec):
+    """Where the speech comes from: training, in-domain evaluation, general (forgetting)."""
+
+    train: list[SourceSpec] = field(default_factory=list)
+    eval: list[SourceSpec] = field(default_factory=list)
+    general: list[SourceSpec] = field(default_factory=list)
+    on_bad_rows: Literal["drop", "stop"] = "drop"
+    max_duration_s: float = 30.0
+
+    def check(self) -> list[tuple[str, str]]:
+        if not 0 < self.max_duration_s <= 30:
+            return [("max_duration_s", f"expected 0 < seconds <= 30, got {self.max_duration_s}")]
+        return []
+
+
+# --- augmentation ----------------------------------------------------------------------
+
+
+def _probability(name: str, p: float) -> list[tuple[str, str]]:
+    return [] if 0 <= p <= 1 else [(name, f"expected a probability in [0, 1], got {p}")]
+
+
+@dataclass(kw_only=True)
+class SpeedSpec(Spec):
+    """Speed perturbation by resampling (tempo and pitch together), Kaldi style."""
+
+    min_rate: float = 0.8
+    max_rate: float = 1.2
+    rates: list[float] | None = None  # draw from this list instead of the range
+    p: float = 0.5
+
+    def check(self) -> list[tuple[str, str]]:
+        out = _probability("p", self.p)
+        for name in ("min_rate", "max_rate"):
+            if not 0.5 <= getattr(self, name) <= 2.0:
+                out.append((name, f"expected a rate in [0.5, 2.0], got {getattr(self, name)}"))
+        if self.min_rate > self.max_rate:
+            out.append(("max_rate", f"must be >= min_rate ({self.min_rate}), got {self.max_rate}"))
+        if self.rates is not None and (
+            not self.rates or any(not 0.5 <= r <= 2.0 for r in self.rates)
+        ):
+            out.append(
+                ("rates", f"expected a non-empty list of rates in [0.5, 2.0], got {self.rates}")
+            )
+        return out
+
+
+@dataclass(kw_only=True)
+class NoiseSpec(Spec):
+    """Additive noise at a signal-to-noise ratio drawn from ``min_snr_db``..``max_snr_db``."""
+
+    min_snr_db: float = 5.0
+    max_snr_db: float = 15.0
+    p: float = 0.6
+    kinds: list[str] = field(default_factory=lambda: ["white", "pink"])
+    folder: str | None = _path_field("dir", default=None)  # the user's own noise files
+
+    def check(self) -> list[tuple[str, str]]:
+        out = _probability("p", self.p)
+        for name in ("min_snr_db", "max_snr_db"):
+            if not -20 <= getattr(self, name) <= 60:
+                out.append((name, f"expected dB in [-20, 60], got {getattr(self, name)}"))
+        if self.min_snr_db > self.max_snr_db:
+            out.append(
+                ("max_snr_db", f"must be >= min_snr_db ({self.min_snr_db}), got {self.max_snr_db}")
+            )
+        bad = [k for k in self.kinds if k not in NOISE_KINDS]
+        if bad or not self.kinds:
+            out.append(
+                (
+                    "kinds",
+                    f"expected a non-empty list from {', '.join(NOISE_KINDS)}, got {self.kinds}",
+                )
+            )
+        if "folder" in self.kinds and self.folder is None:
+            out.append(("folder", "kind 'folder' needs a folder of noise files"))
+        return out
+
+
+@dataclass(kw_only=True)
+class AugmentSpec(Spec):
+    """On-the-fly augmentation of the training split; ``null`` switches a transform off."""
+
+    speed: SpeedSpec | None = field(default_factory=SpeedSpec)
+    noise: NoiseSpec | None = field(default_factory=NoiseSpec)
+
+
+# --- lexicon, model adaptation, training, evaluation ----------------------------------
+
+
+@dataclass(kw_only=True)
+class LexiconSpec(Spec):
+    """The domain's terms: a ``lexicon.tsv`` (the pack's by default), and prompting."""
+
+    path: str | None = _path_field("file", default=None)
+    prompt: bool = False  # bias decoding with the lexicon's terms
+
+
+@dataclass(kw_only=True)
+class LoraSpec(Spec):
+    """LoRA on the top encoder and decoder layers; every other weight frozen."""
+
+    rank: int = 16
+    alpha: float = 32.0
+    dropout: float = 0.05
+    targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    top_encoder_layers: int = 2
+    top_decoder_layers: int = 2
+
+    def check(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if self.rank < 1:
+            out.append(("rank", f"expected a positive integer, got {self.rank}"))
+        if self.alpha <= 0:
+            out.append(("alpha", f"expected a positive number, got {self.alpha}"))
+        if not 0 <= self.dropout < 1:
+            out.append(("dropout", f"expected 0 <= dropout < 1, got {self.dropout}"))
+        bad = [t for t in self.targets if t not in WHISPER_LINEAR_MODULES]
+        if bad or not self.targets:
+            out.append(
+                (
+                    "targets",
+                    f"expected a non-empty list from {', '.join(WHISPER_LINEAR_MODULES)}, "
+                    f"got {self.targets}",
+                )
+            )
+        for name in ("top_encoder_layers", "top_decoder_layers"):
+            if getattr(self, name) < 0:
+                out.append((name, f"expected 0 or more layers, got {getattr(self, name)}"))
+        if self.top_encoder_layers == 0 and self.top_decoder_layers == 0:
+            out.append(("top_decoder_layers", "encoder and decoder both 0: nothing to adapt"))
+        return out
+
+
+@dataclass(kw_only=True)
+class TrainSpec(Spec):
+    """Optimisation settings. ``max_steps``, when set, overrides ``epochs``."""
+
+    epochs: float = 3.0
+    max_steps: int | None = None
+    batch_size: int = 8
+    gradient_accumulation: int = 1
+    learning_rate: float = 1.0e-3
+    scheduler: Literal["linear", "cosine", "constant"] = "cosine"
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    log_steps: int = 5
+    save_steps: int = 50
+
+    def check(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        positive = ("batch_size", "gradient_accumulation", "log_steps", "save_steps")
+        for name in positive:
+            if getattr(self, name) < 1:
+                out.append((name, f"expected a positive integer, got {getattr(self, name)}"))
+        if self.epochs <= 0:
+            out.append(("epochs", f"expected a positive number, got {self.epochs}"))
+        if self.max_steps is not None and self.max_steps < 1:
+            out.append(("max_steps", f"expected a positive integer or null, got {self.max_steps}"))
+        if not 0 < self.learning_rate <= 1:
+            out.append(("learning_rate", f"expected 0 < rate <= 1, got {self.learning_rate}"))
+        for name in ("warmup_steps", "weight_decay", "max_grad_norm"):
+            if getattr(self, name) < 0:
+                out.append((name, f"expected 0 or more, got {getattr(self, name)}"))
+        return out
+
+
+@dataclass(kw_only=True)
+class EvalSpec(Spec):
+    """Decoding settings shared by the base and the adapted model."""
+
+    num_beams: int = 1
+    batch_size: int = 8
+
+    def check(self) -> list[tuple[str, str]]:
+        return [
+            (name, f"expected a positive integer, got {getattr(self, name)}")
+            for name in ("num_beams", "batch_size")
+            if getattr(self, name) < 1
+        ]
+
+
+@dataclass(kw_only=True)
+class Recipe(Spec):
+    """Everything one run needs. Relative paths are relative to the file that set them."""
+
+    name: str
+    domain: str | None = None
+    base_model: str = "bundled:tiny.en"
+    language: str | None = None  # multilingual models only, e.g. "en", "zh"
+    data: DataSpec = field(default_factory=DataSpec)
+    augment: AugmentSpec = field(default_factory=AugmentSpec)
+    lexicon: LexiconSpec = field(default_factory=LexiconSpec)
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    eval: EvalSpec = field(default_factory=EvalSpec)
+
+    def check(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if not _NAME.match(self.name):
+            out.append(
+                (
+                    "name",
+                    f"expected letters, digits, '.', '_' or '-' (a folder name), got {self.name!r}",
+                )
+            )
+        return out
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def _read_yaml(path: Path, label: str, problems: list[Problem]) -> tuple[dict, Layer] | None:
+    layer = Layer(label=label, base_dir=path.parent)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        problems.append(Problem(label, "", "no such file"))
+        return None
+    except IsADirectoryError:
+        problems.append(Problem(label, "", "is a folder, expected a YAML file"))
+        return None
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(label, "", f"not UTF-8 text (byte {exc.start})"))
+        return None
+    try:
+        data = yaml.safe_load(text)
+        lines, duplicates = yaml_line_map(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.append(Problem(label, "", f"invalid YAML: {reason}", line))
+        return None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(
+            Problem(label, "", f"expected a mapping of recipe keys, got {type(data).__name__}", 1)
+        )
+        return None
+    for key, line, message in duplicates:
+        problems.append(Problem(label, key, message, line))
+    layer.lines = lines
+    layer.keys = key_paths(data)
+    return data, layer
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """Split ``a.b.0.c=value`` into its key path and a YAML-parsed value."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"override {text!r}: expected key.path=value")
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    if any(p == "" for p in parts):
+        raise ValueError(f"override {text!r}: empty part in key path {key!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def _apply_override(data: dict, parts: list[str | int], value: Any) -> str:
+    node: Any = data
+    key = ""
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                size = len(node) if isinstance(node, list) else 0
+                raise ValueError(f"{key or 'recipe'} has no item {part} (it has {size})")
+        elif not isinstance(node, dict):
+            raise ValueError(f"{key} is not a mapping, cannot set {part!r} in it")
+        key = join_key(key, part)
+        if last:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and part not in node:
+                node[part] = {}
+            node = node[part]
+    return key
+
+
+def _merge(base: Any, top: Any) -> Any:
+    if isinstance(base, dict) and isinstance(top, dict):
+        out = dict(base)
+        for k, v in top.items():
+            out[k] = _merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(top)
+
+
+def available_domains(root: Path | None = None) -> list[str]:
+    """The domain packs under ``root`` (default: the project's ``domains/``)."""
+    root = root or domains_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "domain.yaml").is_file())
+
+
+def load_recipe(
+    path: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    domains_dir: str | Path | None = None,
+    check_model: bool = True,
+) -> Recipe:
+    """Load, merge and check a recipe.
+
+    Layers, later ones winning: the domain pack's ``domain.yaml`` (when ``domain`` is set),
+    the file, then ``overrides`` (``key.path=value``, values parsed as YAML). Relative paths
+    resolve against the folder of the file that set them (overrides: the working folder),
+    and paths that must exist are checked. With ``check_model``, layer counts and the
+    ``language`` option are checked against the base model (read without loading weights).
+
+    Raises:
+        RecipeError: listing every problem, each with file, key path and line.
+    """
+    path = Path(path)
+    problems: list[Problem] = []
+    read = _read_yaml(path, str(path), problems)
+    if read is None:
+        raise RecipeError(problems)
+    data, file_layer = read
+    layers = [file_layer]
+
+    override_layer = Layer(label="command line", base_dir=Path.cwd())
+    parsed = []
+    for text in overrides:
+        try:
+            parsed.append((text, *parse_override(text)))
+        except ValueError as exc:
+            problems.append(Problem("command line", "", str(exc)))
+
+    domain = data.get("domain")
+    for _, parts, value in parsed:
+        if parts == ["domain"]:
+            domain = value
+    if domain is not None:
+        root = Path(domains_dir) if domains_dir else domains_root()
+        pack = root / str(domain)
+        if not isinstance(domain, str) or not (pack / "domain.yaml").is_file():
+            known = ", ".join(available_domains(root)) or "none"
+            line = file_layer.lines.get("domain")
+            problems.append(
+                Problem(
+                    str(path),
+                    "domain",
+                    f"no domain pack {domain!r} in {root}; available: {known}",
+                    line,
+                )
+            )
+        else:
+            pack_read = _read_yaml(pack / "domain.yaml", str(pack / "domain.yaml"), problems)
+            if pack_read is not None:
+                pack_data, pack_layer = pack_read
+                data = _merge(pack_data, data)
+                layers.insert(0, pack_layer)
+
+    for text, parts, value in parsed:
+        try:
+            key = _apply_override(data, parts, value)
+        except ValueError as exc:
+            problems.append(Problem("command line", "", f"override {text!r}: {exc}"))
+            continue
+        override_layer.keys |= {key} | key_paths(value, key)
+    layers.append(override_layer)
+    data.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "-", path.stem) or "recipe")
+
+    collector = Collector(layers)
+    collector.problems = problems
+    recipe = build_spec(Recipe, data, "", collector)
+    base_ok = not any(p.key == "base_model" for p in collector.problems)
+    if isinstance(recipe, Recipe) and check_model and base_ok:
+        _check_model(recipe, collector)
+    if collector.problems or not isinstance(recipe, Recipe):
+        raise RecipeError(collector.sorted_problems())
+    return recipe
+
+
+def _check_model(recipe: Recipe, out: Collector) -> None:
+    from workbench.models.bundled import ModelPackageError
+    from workbench.models.loading import ModelLoadError, model_info
+
+    try:
+        info = model_info(recipe.base_model)
+    except (ModelLoadError, ModelPackageError, OSError, ValueError, KeyError) as exc:
+        out.add("base_model", str(exc))
+        return
+    if info is None:
+        return  # a hub model that is not cached: checked when it loads
+    n_enc, n_dec = info.encoder_layers, info.decoder_layers
+    if recipe.lora.top_encoder_layers > n_enc:
+        out.add(
+            "lora.top_encoder_layers",
+            f"{recipe.base_model} has {n_enc} encoder layers, got {recipe.lora.top_encoder_layers}",
+        )
+    if recipe.lora.top_decoder_layers > n_dec:
+        out.add(
+            "lora.top_decoder_layers",
+            f"{recipe.base_model} has {n_dec} decoder layers, got {recipe.lora.top_decoder_layers}",
+        )
+    if recipe.language is not None and not info.multilingual:
+        out.add("language", f"{recipe.base_model} is English-only; remove 'language'")
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    """The resolved recipe as YAML (every key, defaults included)."""
+    return yaml.safe_dump(to_data(recipe), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,130 @@
+"""Batched greedy transcription of audio files and arrays with a loaded Whisper model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from workbench.audio import SAMPLE_RATE, AudioError, load_audio
+from workbench.features import log_mel
+from workbench.models.loading import LoadedModel
+
+MAX_SHORT_SAMPLES = 30 * SAMPLE_RATE
+# Room left in Whisper's 448 decoder positions for <|startoftranscript|>, language, task and
+# <|notimestamps|>.
+DECODER_PROMPT_ROOM = 4
+
+
+@dataclass(frozen=True)
+class TranscriptionResult:
+    """The text of one file, or the one-line reason it could not be transcribed."""
+
+    path: str
+    text: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding settings; base and adapted models are compared under the same ones."""
+
+    num_beams: int = 1
+    language: str | None = None  # multilingual models only; None detects the language
+    task: str = "transcribe"
+
+    def generate_kwargs(self, loaded: LoadedModel) -> dict:
+        max_positions = loaded.model.config.max_target_positions
+        kwargs: dict = {
+            "num_beams": self.num_beams,
+            "do_sample": False,
+            "max_new_tokens": max_positions - DECODER_PROMPT_ROOM,
+        }
+        if loaded.multilingual:  # English-only models refuse language and task
+            kwargs["task"] = self.task
+            if self.language:
+                kwargs["language"] = self.language
+        return kwargs
+
+
+class Transcriber:
+    """Transcribes clips in batches; clips over 30 s go through Whisper's long-form path."""
+
+    def __init__(
+        self, loaded: LoadedModel, options: DecodeOptions | None = None, batch_size: int = 8
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+        self.loaded = loaded
+        self.options = options or DecodeOptions()
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def transcribe_arrays(self, audios: Sequence[np.ndarray]) -> list[str]:
+        """Transcribe 16 kHz mono float32 arrays; returns one text per array, in order."""
+        texts: list[str | None] = [None] * len(audios)
+        short = [i for i, a in enumerate(audios) if len(a) <= MAX_SHORT_SAMPLES]
+        for start in range(0, len(short), self.batch_size):
+            batch = short[start : start + self.batch_size]
+            for i, text in zip(batch, self._decode_short([audios[i] for i in batch]), strict=True):
+                texts[i] = text
+        for i, audio in enumerate(audios):
+            if texts[i] is None:
+                texts[i] = self._decode_long(audio)
+        return [t or "" for t in texts]
+
+    def _generate(self, features: torch.Tensor, **extra) -> list[str]:
+        model = self.loaded.model
+        features = features.to(model.device, model.dtype)
+        ids = model.generate(features, **self.options.generate_kwargs(self.loaded), **extra)
+        decoded = self.loaded.processor.batch_decode(ids, skip_special_tokens=True)
+        return [text.strip() for text in decoded]
+
+    def _decode_short(self, audios: list[np.ndarray]) -> list[str]:
+        return self._generate(log_mel(self.loaded.processor.feature_extractor, audios))
+
+    def _decode_long(self, audio: np.ndarray) -> str:
+        extractor = self.loaded.processor.feature_extractor
+        out = extractor(
+            audio,
+            sampling_rate=SAMPLE_RATE,
+            truncation=False,
+            padding="longest",
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        mask = out.attention_mask.to(self.loaded.model.device)
+        return self._generate(out.input_features, attention_mask=mask, return_timestamps=True)[0]
+
+    def transcribe_files(self, paths: Iterable[str | Path]) -> Iterator[TranscriptionResult]:
+        """Transcribe files in order, yielding each result as its batch finishes.
+
+        A file that cannot be read yields a result with ``error`` set; the rest go on.
+        """
+        pending: list[tuple[str, np.ndarray]] = []
+        for path in paths:
+            try:
+                pending.append((str(path), load_audio(path)))
+            except AudioError as exc:
+                yield from self._flush(pending)
+                pending = []
+                yield TranscriptionResult(str(path), error=str(exc))
+                continue
+            if len(pending) == self.batch_size:
+                yield from self._flush(pending)
+                pending = []
+        yield from self._flush(pending)
+
+    def _flush(self, pending: list[tuple[str, np.ndarray]]) -> Iterator[TranscriptionResult]:
+        if not pending:
+            return
+        texts = self.transcribe_arrays([audio for _, audio in pending])
+        for (path, _), text in zip(pending, texts, strict=True):
+            yield TranscriptionResult(path, text=text)
