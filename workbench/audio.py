@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,28 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if rate != sample_rate:
         audio = soxr.resample(audio, rate, sample_rate, quality="HQ").astype(np.float32)
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says, before any decoding."""
+
+    sample_rate: int
+    channels: int
+    format: str
+
+
+def audio_info(path: str | Path) -> AudioInfo:
+    """Rate, channels and container of an audio file.
+
+    Raises:
+        AudioError: the file cannot be read as audio.
+    """
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioError(path, f"cannot decode audio ({_short(exc)})") from None
+    return AudioInfo(int(info.samplerate), int(info.channels), str(info.format))
 
 
 def _short(exc: BaseException) -> str:

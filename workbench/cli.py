@@ -40,6 +40,60 @@ def cmd_recipe_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_recipe(path: Path, overrides: list[str]):
+    from workbench.recipe import RecipeError, load_recipe
+
+    try:
+        return load_recipe(path, overrides)
+    except RecipeError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+
+
+def cmd_data_prepare(args: argparse.Namespace) -> int:
+    from workbench.data.prepare import SPLITS, DataError, prepare_data
+
+    recipe = _load_recipe(args.recipe, args.overrides)
+    if recipe is None:
+        return EXIT_USAGE
+    start = time.perf_counter()
+    try:
+        prepared = prepare_data(
+            recipe, args.out, force=args.force, log=lambda m: print(m, flush=True)
+        )
+    except DataError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    splits = prepared.report["splits"]
+    rows = [("SPLIT", "CLIPS", "HOURS", "SPEAKERS", "DROPPED")]
+    rows += [
+        (
+            s,
+            str(splits[s]["n"]),
+            f"{splits[s]['hours']:.3f}",
+            str(splits[s]["speakers"]),
+            str(splits[s]["dropped"]),
+        )
+        for s in SPLITS
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    problems = [p for s in SPLITS for p in splits[s]["problems"]]
+    if problems:
+        print(f"\ndropped {len(problems)} row(s):")
+        for problem in problems:
+            print(f"  {problem}")
+    how = (
+        "already prepared, inputs unchanged"
+        if prepared.cached
+        else f"{time.perf_counter() - start:.1f} s"
+    )
+    print(f"\nmanifests in {prepared.folder} ({how})")
+    return EXIT_OK
+
+
 def _load(spec: str):
     from workbench.models.bundled import ModelPackageError
     from workbench.models.loading import ModelLoadError, load_model
@@ -58,11 +112,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     loaded = _load(args.model)
     if loaded is None:
         return EXIT_USAGE
-    if args.language and not loaded.multilingual:
-        _err(f"{args.model} is English-only; --language applies to multilingual models")
-        return EXIT_USAGE
     options = DecodeOptions(num_beams=args.beams, language=args.language)
-    transcriber = Transcriber(loaded, options, batch_size=args.batch_size)
+    try:
+        transcriber = Transcriber(loaded, options, batch_size=args.batch_size)
+    except ValueError as exc:
+        _err(f"--language: {exc}")
+        return EXIT_USAGE
     failed = 0
     for result in transcriber.transcribe_files(args.audio):
         if result.ok:
@@ -186,6 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("recipe", type=Path, help="recipe YAML file")
     validate.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
     validate.set_defaults(func=cmd_recipe_validate)
+
+    data = sub.add_parser("data", help="prepare a recipe's data")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    prepare = data_sub.add_parser(
+        "prepare", help="validate every source and write train/eval/general manifests"
+    )
+    prepare.add_argument("recipe", type=Path, help="recipe YAML file")
+    prepare.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    prepare.add_argument("--out", type=Path, help="folder for the manifests (default: the cache)")
+    prepare.add_argument("--force", action="store_true", help="prepare again even if unchanged")
+    prepare.set_defaults(func=cmd_data_prepare)
 
     transcribe = sub.add_parser(
         "transcribe", help="print 'path<TAB>text' for each audio file (exit 1 if any failed)"

@@ -24,6 +24,7 @@ from workbench.schema import (
     RecipeError,
     Spec,
     build_spec,
+    did_you_mean,
     join_key,
     key_paths,
     register_union,
@@ -75,10 +76,11 @@ class SourceSpec(Spec):
 
 @dataclass(kw_only=True)
 class ManifestSource(SourceSpec):
-    """A JSON Lines manifest: ``{"id", "audio", "text"}`` per line."""
+    """A manifest: JSON Lines (``{"id", "audio", "text"}`` a line), or any other accepted form
+    (an audiofolder, a ``save_to_disk`` folder, a CSV file), recognised by its shape."""
 
     source: Literal["manifest"] = "manifest"
-    path: str = _path_field("file")
+    path: str = _path_field("any")
 
 
 @dataclass(kw_only=True)
@@ -109,11 +111,68 @@ class DiskDatasetSource(SourceSpec):
     text_column: str = "text"
 
 
+@dataclass(kw_only=True)
+class SynthSource(SourceSpec):
+    """Synthetic speech: the pack's templates filled with lexicon terms, spoken by local voices.
+
+    ``split: heldout`` uses the held-out templates only (for evaluation sets).
+    """
+
+    source: Literal["synth"] = "synth"
+    split: Literal["train", "heldout"] = "train"
+    voices: list[str] = field(default_factory=lambda: ["piper:joe"])
+    per_term: int = 4
+    categories: list[str] | None = None  # default: every category of the lexicon
+    templates: str | None = _path_field("file", default=None)  # default: the pack's
+    min_rate: float = 0.9
+    max_rate: float = 1.1
+    # "written": the voice reads the written sentence (e.g. espeak's yue voice reading
+    # Chinese characters) instead of the spoken forms (pinyin, respellings).
+    speak: Literal["spoken", "written"] = "spoken"
+    seed: int = 0
+
+    def check(self) -> list[tuple[str, str]]:
+        from workbench.data.tts import check_voice_name
+
+        out = super().check()
+        if not 1 <= self.per_term <= 200:
+            out.append(("per_term", f"expected 1 to 200 sentences a term, got {self.per_term}"))
+        bad = [p for v in self.voices if (p := check_voice_name(v))]
+        if bad or not self.voices:
+            out.append(("voices", "; ".join(bad) or "expected at least one voice"))
+        for name in ("min_rate", "max_rate"):
+            if not 0.5 <= getattr(self, name) <= 2.0:
+                out.append((name, f"expected a rate in [0.5, 2.0], got {getattr(self, name)}"))
+        if self.min_rate > self.max_rate:
+            out.append(("max_rate", f"must be >= min_rate ({self.min_rate}), got {self.max_rate}"))
+        return out
+
+
+@dataclass(kw_only=True)
+class PocketsphinxSource(SourceSpec):
+    """Real recorded English from Debian's ``pocketsphinx-testdata`` (10 clips)."""
+
+    source: Literal["pocketsphinx"] = "pocketsphinx"
+    sets: list[Literal["librivox", "cards"]] = field(default_factory=lambda: ["librivox", "cards"])
+
+
+@dataclass(kw_only=True)
+class AsteriskSource(SourceSpec):
+    """Real recorded English prompts from Debian's Asterisk sound packages (8 kHz)."""
+
+    source: Literal["asterisk"] = "asterisk"
+    min_words: int = 4  # leave out one-word prompts ("Added.")
+    seed: int = 0  # which prompts a ``limit`` draws
+
+
 SOURCES: dict[str, type[SourceSpec]] = {
     "manifest": ManifestSource,
     "audiofolder": AudioFolderSource,
     "csv": CsvSource,
     "hf_disk": DiskDatasetSource,
+    "synth": SynthSource,
+    "pocketsphinx": PocketsphinxSource,
+    "asterisk": AsteriskSource,
 }
 register_union(SourceSpec, "source", SOURCES)
 
@@ -127,11 +186,16 @@ class DataSpec(Spec):
     general: list[SourceSpec] = field(default_factory=list)
     on_bad_rows: Literal["drop", "stop"] = "drop"
     max_duration_s: float = 30.0
+    # With no eval sources, this share of train becomes eval (speaker- or sentence-disjoint).
+    eval_fraction: float = 0.1
 
     def check(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
         if not 0 < self.max_duration_s <= 30:
-            return [("max_duration_s", f"expected 0 < seconds <= 30, got {self.max_duration_s}")]
-        return []
+            out.append(("max_duration_s", f"expected 0 < seconds <= 30, got {self.max_duration_s}"))
+        if not 0 <= self.eval_fraction < 1:
+            out.append(("eval_fraction", f"expected 0 <= share < 1, got {self.eval_fraction}"))
+        return out
 
 
 # --- augmentation ----------------------------------------------------------------------
@@ -506,7 +570,7 @@ def load_recipe(
 
 def _check_model(recipe: Recipe, out: Collector) -> None:
     from workbench.models.bundled import ModelPackageError
-    from workbench.models.loading import ModelLoadError, model_info
+    from workbench.models.info import ModelLoadError, language_code, model_info
 
     try:
         info = model_info(recipe.base_model)
@@ -526,8 +590,16 @@ def _check_model(recipe: Recipe, out: Collector) -> None:
             "lora.top_decoder_layers",
             f"{recipe.base_model} has {n_dec} decoder layers, got {recipe.lora.top_decoder_layers}",
         )
-    if recipe.language is not None and not info.multilingual:
-        out.add("language", f"{recipe.base_model} is English-only; remove 'language'")
+    if recipe.language is not None:
+        if not info.multilingual:
+            out.add("language", f"{recipe.base_model} is English-only; remove 'language'")
+        elif language_code(recipe.language) not in info.languages:
+            hint = did_you_mean(recipe.language, info.languages)
+            out.add(
+                "language",
+                f"{recipe.base_model} has no language {recipe.language!r}{hint} "
+                f"(it knows {', '.join(info.languages)})",
+            )
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:

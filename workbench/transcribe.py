@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import torch
 
 from workbench.audio import SAMPLE_RATE, AudioError, load_audio
 from workbench.features import log_mel
+from workbench.models.info import language_code
 from workbench.models.loading import LoadedModel
 
 MAX_SHORT_SAMPLES = 30 * SAMPLE_RATE
@@ -62,8 +63,19 @@ class Transcriber:
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
+        options = options or DecodeOptions()
+        if options.language is not None:
+            if not loaded.multilingual:
+                raise ValueError(f"{loaded.spec} is English-only; it takes no language")
+            code = language_code(options.language)
+            if code not in loaded.languages:
+                raise ValueError(
+                    f"{loaded.spec} has no language {options.language!r}; "
+                    f"it knows {', '.join(loaded.languages)}"
+                )
+            options = replace(options, language=code)
         self.loaded = loaded
-        self.options = options or DecodeOptions()
+        self.options = options
         self.batch_size = batch_size
 
     @torch.inference_mode()

@@ -24,8 +24,8 @@ from transformers import (
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
 
 from workbench.models.ct2_reader import CT2FormatError, CT2Model
+from workbench.models.info import MULTILINGUAL_VOCAB
 
-MULTILINGUAL_VOCAB = 51865  # English-only Whisper models have 51864 tokens
 # Whisper's vocabulary ends with 1501 timestamp tokens <|0.00|> .. <|30.00|>.
 N_TIMESTAMP_TOKENS = 1501
 # Whisper's head size is 64 for every model size; used only when a file lacks num_heads.

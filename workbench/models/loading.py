@@ -2,81 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-from workbench.models.bundled import BUNDLED, ensure_converted, get_bundled
-from workbench.models.convert import MULTILINGUAL_VOCAB
+from workbench.models.bundled import ensure_converted, get_bundled
+from workbench.models.info import (
+    ModelLoadError,
+    model_languages,
+    resolve_model_source,
+)
 
-BUNDLED_PREFIX = "bundled:"
-
-
-class ModelLoadError(RuntimeError):
-    """A model spec that names nothing loadable."""
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model spec points: ``kind`` is ``bundled``, ``local`` or ``hub``."""
-
-    spec: str
-    kind: str
-    location: str
-
-
-def resolve_model_source(spec: str) -> ModelSource:
-    """Classify a model spec without loading anything."""
-    if spec.startswith(BUNDLED_PREFIX):
-        name = spec[len(BUNDLED_PREFIX) :]
-        get_bundled(name)  # raises with the list of known names
-        return ModelSource(spec, "bundled", name)
-    path = Path(spec).expanduser()
-    if path.exists() or spec.startswith((".", "/", "~")):
-        if not (path / "config.json").is_file():
-            raise ModelLoadError(
-                f"model folder {path} has no config.json; expected a Hugging Face Whisper "
-                f"folder (config.json, model.safetensors, the processor files)"
-            )
-        return ModelSource(spec, "local", str(path))
-    return ModelSource(spec, "hub", spec)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What recipe checks need to know of a model, read without loading weights."""
-
-    encoder_layers: int
-    decoder_layers: int
-    multilingual: bool
-
-
-def model_info(spec: str) -> ModelInfo | None:
-    """Layer counts and language support of a model; None when unknowable offline.
-
-    (A hub id that is not in the local cache cannot be inspected without the hub.)
-    """
-    source = resolve_model_source(spec)
-    if source.kind == "bundled":
-        model = BUNDLED[source.location]
-        return ModelInfo(model.encoder_layers, model.decoder_layers, model.multilingual)
-    if source.kind == "local":
-        config = json.loads((Path(source.location) / "config.json").read_text())
-    else:
-        try:
-            from transformers import WhisperConfig
-
-            config = WhisperConfig.from_pretrained(spec, local_files_only=True).to_dict()
-        except OSError:
-            return None
-    return ModelInfo(
-        int(config["encoder_layers"]),
-        int(config["decoder_layers"]),
-        int(config.get("vocab_size", 0)) >= MULTILINGUAL_VOCAB,
-    )
+__all__ = ["LoadedModel", "ModelLoadError", "default_device", "load_model", "model_path"]
 
 
 def model_path(spec: str) -> str:
@@ -99,6 +37,11 @@ class LoadedModel:
     @property
     def multilingual(self) -> bool:
         return bool(getattr(self.model.generation_config, "is_multilingual", False))
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Language codes the model can be told to transcribe (none when English-only)."""
+        return model_languages(self.model.config.vocab_size)
 
     @property
     def device(self) -> torch.device:

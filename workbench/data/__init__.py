@@ -1,0 +1,1 @@
+"""Speech data: manifests, sources (one module each), validation and preparation."""

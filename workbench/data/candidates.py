@@ -1,0 +1,67 @@
+"""What a source yields before validation: candidate rows and the rows it could not read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.lexicon import Lexicon
+
+
+@dataclass
+class Candidate:
+    """A row as a source found it; ``origin`` ("file:line") names it in reports."""
+
+    origin: str
+    audio: Path | None
+    text: str | None
+    id: str | None = None
+    speaker: str | None = None
+    lang: str | None = None
+    domain: str | None = None
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row left out, and why."""
+
+    origin: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.reason}"
+
+
+@dataclass
+class SourceRows:
+    """A source's output: candidates to validate, and rows it already had to reject."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    term_sets: list[frozenset[str]] = field(default_factory=list)  # synth: terms per sentence
+
+
+@dataclass
+class PrepareContext:
+    """What sources may use: the staging folder for audio they write, the pack, a logger."""
+
+    staging: Path
+    pack_dir: Path | None
+    lexicon: Lexicon | None
+    language: str | None
+    log: Callable[[str], None] = print
+    # Held-out synthesis avoids the sentences and term combinations of the training split.
+    avoid_sentences: set[str] = field(default_factory=set)
+    avoid_term_sets: set[frozenset[str]] = field(default_factory=set)
+
+
+class SourceError(ValueError):
+    """A source that cannot be read at all (missing package, unreadable listing)."""
+
+
+def inside(folder: Path, relative: str) -> Path | None:
+    """``folder / relative`` if it stays inside ``folder`` (no ``..`` escapes), else None."""
+    root = folder.resolve()
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root) else None

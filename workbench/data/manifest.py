@@ -1,0 +1,100 @@
+"""The manifest: JSON Lines, one utterance a line, the boundary between data and training.
+
+``{"id", "audio", "text"}`` plus optional ``duration``, ``speaker``, ``lang``, ``domain``.
+``audio`` is a path, relative to the manifest's folder or absolute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+OPTIONAL = ("duration", "speaker", "lang", "domain")
+
+
+class ManifestError(ValueError):
+    """A manifest line that cannot be read; the message names file and line."""
+
+
+@dataclass
+class Utterance:
+    """One clip and its transcript. ``audio`` is absolute once read."""
+
+    id: str
+    audio: str
+    text: str
+    duration: float | None = None
+    speaker: str | None = None
+    lang: str | None = None
+    domain: str | None = None
+
+    def to_json(self, base: Path | None = None) -> str:
+        row = {k: v for k, v in asdict(self).items() if v is not None}
+        if base is not None:
+            audio = Path(self.audio)
+            if audio.is_relative_to(base):
+                row["audio"] = str(audio.relative_to(base))
+        return json.dumps(row, ensure_ascii=False)
+
+
+def parse_manifest_line(line: str, where: str, base: Path) -> Utterance:
+    """One manifest line to an :class:`Utterance`.
+
+    Raises:
+        ManifestError: not a JSON object, or ``id``/``audio``/``text`` missing or not text.
+    """
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{where}: not valid JSON ({exc.msg})") from None
+    if not isinstance(row, dict):
+        raise ManifestError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    for key in ("id", "audio", "text"):
+        if key not in row:
+            raise ManifestError(f"{where}: missing {key!r}")
+        if not isinstance(row[key], str):
+            raise ManifestError(f"{where}: {key!r} must be a string, got {row[key]!r}")
+    extra = {k: row.get(k) for k in OPTIONAL}
+    if extra["duration"] is not None and not isinstance(extra["duration"], (int, float)):
+        raise ManifestError(f"{where}: 'duration' must be a number, got {extra['duration']!r}")
+    audio = Path(row["audio"]).expanduser()
+    return Utterance(
+        id=row["id"],
+        audio=str(audio if audio.is_absolute() else base / audio),
+        text=row["text"],
+        **extra,
+    )
+
+
+def read_manifest(path: str | Path) -> list[Utterance]:
+    """Read a manifest strictly: the first bad line raises :class:`ManifestError`."""
+    path = Path(path)
+    base = path.resolve().parent
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if line.strip():
+                out.append(parse_manifest_line(line, f"{path}:{number}", base))
+    return out
+
+
+def write_manifest(path: str | Path, utterances: Iterable[Utterance]) -> None:
+    """Write a manifest atomically; audio inside the manifest's folder is stored relative."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = path.resolve().parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for utt in utterances:
+                f.write(utt.to_json(base) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,253 @@
+"""Preparing a recipe's data: every source read, validated and written as manifests.
+
+``prepare_data`` writes ``train.jsonl``, ``eval.jsonl``, ``general.jsonl`` (each when it
+has rows) and ``prepared.json`` (counts, hours, every dropped row and why) into one folder.
+The folder is keyed by a fingerprint of the data section and of every input, so a second
+preparation of unchanged inputs returns at once and a changed source is noticed. It is
+built in a temporary sibling and swapped in whole: a failure leaves what was there before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.data.candidates import PrepareContext, RowProblem, SourceError
+from workbench.data.manifest import Utterance, read_manifest, write_manifest
+from workbench.data.sources import FINGERPRINTS, PREPARERS
+from workbench.data.validate import Validator
+from workbench.lexicon import Lexicon, LexiconError, load_lexicon
+from workbench.paths import domains_root, workbench_home
+from workbench.recipe import Recipe
+from workbench.schema import to_data
+
+PREPARE_VERSION = 1
+SPLITS = ("train", "eval", "general")
+REPORT = "prepared.json"
+
+
+class DataError(RuntimeError):
+    """Data that cannot be prepared: an unreadable source, or bad rows under ``stop``."""
+
+    def __init__(self, message: str, problems: list[RowProblem] | None = None) -> None:
+        self.problems = problems or []
+        lines = [message] + [f"  {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class PreparedData:
+    """Where the prepared manifests are and what ``prepared.json`` says of them."""
+
+    folder: Path
+    report: dict
+    cached: bool
+
+    def manifest(self, split: str) -> Path | None:
+        path = self.folder / f"{split}.jsonl"
+        return path if path.is_file() else None
+
+    def utterances(self, split: str) -> list[Utterance]:
+        path = self.manifest(split)
+        return read_manifest(path) if path else []
+
+
+def pack_dir(recipe: Recipe) -> Path | None:
+    """The domain pack folder of the recipe, if it names one."""
+    return domains_root() / recipe.domain if recipe.domain else None
+
+
+def recipe_lexicon(recipe: Recipe) -> Lexicon | None:
+    """The recipe's lexicon: ``lexicon.path``, else the pack's ``lexicon.tsv``, else None."""
+    path = recipe.lexicon.path
+    if path is None and (pack := pack_dir(recipe)) and (pack / "lexicon.tsv").is_file():
+        path = str(pack / "lexicon.tsv")
+    if path is None:
+        return None
+    try:
+        return load_lexicon(path)
+    except LexiconError as exc:
+        raise DataError(f"lexicon: {exc}") from None
+
+
+def _fingerprint(recipe: Recipe, ctx: PrepareContext) -> str:
+    parts = [str(PREPARE_VERSION), json.dumps(to_data(recipe.data), sort_keys=True)]
+    parts.append(recipe.language or "")
+    for split in SPLITS:
+        for spec in getattr(recipe.data, split):
+            try:
+                parts.append(FINGERPRINTS[spec.source](spec, ctx))
+            except (OSError, SourceError, ValueError) as exc:
+                raise DataError(f"data.{split}: {exc}") from None
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _split_off_eval(
+    utts: list[Utterance], fraction: float, seed: int, normalize: Callable[[str], str]
+) -> tuple[list[Utterance], list[Utterance], str]:
+    """Move about ``fraction`` of ``utts`` to eval, by speaker when there are several."""
+    speakers = {u.speaker for u in utts}
+    if len(speakers) >= 2 and None not in speakers:
+        key, how = (lambda u: u.speaker), "speaker"
+    else:
+        key, how = (lambda u: normalize(u.text)), "sentence"
+    groups: dict[str, list[Utterance]] = {}
+    for u in utts:
+        groups.setdefault(key(u), []).append(u)
+    order = sorted(groups)
+    random.Random(seed).shuffle(order)
+    held: set[str] = set()
+    size = 0
+    for name in order:
+        if size >= fraction * len(utts) or len(held) == len(order) - 1:
+            break
+        held.add(name)
+        size += len(groups[name])
+    train = [u for u in utts if key(u) not in held]
+    return train, [u for u in utts if key(u) in held], how
+
+
+def _summary(utts: list[Utterance]) -> dict:
+    return {
+        "n": len(utts),
+        "hours": round(sum(u.duration or 0.0 for u in utts) / 3600, 4),
+        "speakers": len({u.speaker for u in utts if u.speaker}),
+    }
+
+
+def prepare_data(
+    recipe: Recipe,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> PreparedData:
+    """Prepare the recipe's train, eval and general sets (see the module docstring).
+
+    Raises:
+        DataError: a source cannot be read; or, with ``data.on_bad_rows: stop``, any bad row
+            (all of them listed). Nothing is written then.
+    """
+    lexicon = recipe_lexicon(recipe)
+    ctx = PrepareContext(
+        staging=Path("."),
+        pack_dir=pack_dir(recipe),
+        lexicon=lexicon,
+        language=recipe.language,
+        log=log,
+    )
+    fingerprint = _fingerprint(recipe, ctx)
+    folder = Path(out) if out else workbench_home() / "data" / f"{recipe.name}-{fingerprint[:12]}"
+    report_path = folder / REPORT
+    if report_path.is_file() and not force:
+        report = json.loads(report_path.read_text())
+        if report.get("fingerprint") == fingerprint:
+            return PreparedData(folder, report, cached=True)
+    if folder.exists() and not report_path.is_file() and any(folder.iterdir()):
+        raise DataError(
+            f"{folder} is not empty and was not written by `workbench data prepare`; "
+            "refusing to write into it. Choose another --out folder"
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        ctx.staging = staging
+        report = _prepare_into(recipe, ctx, staging, fingerprint)
+        _swap_in(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return PreparedData(folder, report, cached=False)
+
+
+def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprint: str) -> dict:
+    from workbench.evaluate.normalize import get_normalizer  # heavy: only when preparing
+
+    normalize = get_normalizer(recipe.language or "en")
+    validator = Validator(staging / "audio", recipe.data.max_duration_s)
+    splits: dict[str, list[Utterance]] = {}
+    dropped: dict[str, list[RowProblem]] = {s: [] for s in SPLITS}
+    for split in SPLITS:
+        utts: list[Utterance] = []
+        for index, spec in enumerate(getattr(recipe.data, split)):
+            ctx.log(f"{split}: reading source {index + 1} ({spec.source})")
+            try:
+                rows = PREPARERS[spec.source](spec, ctx)
+            except (SourceError, OSError) as exc:
+                raise DataError(f"data.{split}[{index}]: {exc}") from None
+            dropped[split] += rows.problems
+            for cand in rows.candidates:
+                result = validator.check(cand, split)
+                if isinstance(result, RowProblem):
+                    dropped[split].append(result)
+                else:
+                    utts.append(result)
+            if split == "train":
+                ctx.avoid_term_sets.update(s for s in rows.term_sets if len(s) > 1)
+        splits[split] = utts
+        if split == "train":
+            ctx.avoid_sentences.update(normalize(u.text).casefold() for u in utts)
+
+    auto_split = None
+    if not recipe.data.eval and recipe.data.eval_fraction > 0 and len(splits["train"]) >= 2:
+        splits["train"], splits["eval"], auto_split = _split_off_eval(
+            splits["train"], recipe.data.eval_fraction, recipe.train.seed, normalize
+        )
+        ctx.log(f"eval: {len(splits['eval'])} utterances split off train ({auto_split}-disjoint)")
+
+    # Never the same sentence in training and in a set that measures the result.
+    held_out = {normalize(u.text) for s in ("eval", "general") for u in splits[s]}
+    kept = []
+    for u in splits["train"]:
+        if normalize(u.text) in held_out:
+            dropped["train"].append(
+                RowProblem(u.id, "same sentence as an eval or general utterance")
+            )
+        else:
+            kept.append(u)
+    splits["train"] = kept
+
+    problems = [p for s in SPLITS for p in dropped[s]]
+    if problems and recipe.data.on_bad_rows == "stop":
+        raise DataError(
+            f"{len(problems)} bad row(s) and data.on_bad_rows is 'stop'; "
+            "fix them or set it to 'drop'",
+            problems,
+        )
+    for split, utts in splits.items():
+        if utts:
+            write_manifest(staging / f"{split}.jsonl", utts)
+    report = {
+        "fingerprint": fingerprint,
+        "recipe": recipe.name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "eval_split_from_train": auto_split,
+        "converted_audio": validator.converted,
+        "splits": {
+            s: {
+                **_summary(splits[s]),
+                "dropped": len(dropped[s]),
+                "problems": [str(p) for p in dropped[s]],
+            }
+            for s in SPLITS
+        },
+    }
+    (staging / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    return report
+
+
+def _swap_in(staging: Path, folder: Path) -> None:
+    """Replace ``folder`` by ``staging`` (two renames; the old copy is removed last)."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{time.time_ns()}")
+        folder.rename(old)
+    staging.rename(folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

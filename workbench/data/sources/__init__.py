@@ -1,0 +1,42 @@
+"""Data sources, one module each: ``prepare_<source>(spec, ctx) -> SourceRows``.
+
+The recipe's ``source:`` key picks a function from :data:`PREPARERS` (a name registry; no
+imports from user YAML). :data:`FINGERPRINTS` tell whether a source's inputs changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workbench.data.candidates import PrepareContext, SourceRows
+from workbench.data.sources.asterisk import fingerprint_asterisk, prepare_asterisk
+from workbench.data.sources.audiofolder import fingerprint_audiofolder, prepare_audiofolder
+from workbench.data.sources.csv_table import fingerprint_csv, prepare_csv
+from workbench.data.sources.hf_disk import fingerprint_hf_disk, prepare_hf_disk
+from workbench.data.sources.manifest import fingerprint_manifest, prepare_manifest
+from workbench.data.sources.pocketsphinx import fingerprint_pocketsphinx, prepare_pocketsphinx
+from workbench.data.sources.synth import fingerprint_synth, prepare_synth
+
+Preparer = Callable[..., SourceRows]
+
+PREPARERS: dict[str, Preparer] = {
+    "manifest": prepare_manifest,
+    "audiofolder": prepare_audiofolder,
+    "csv": prepare_csv,
+    "hf_disk": prepare_hf_disk,
+    "synth": prepare_synth,
+    "pocketsphinx": prepare_pocketsphinx,
+    "asterisk": prepare_asterisk,
+}
+
+FINGERPRINTS: dict[str, Callable[..., str]] = {
+    "manifest": fingerprint_manifest,
+    "audiofolder": fingerprint_audiofolder,
+    "csv": fingerprint_csv,
+    "hf_disk": fingerprint_hf_disk,
+    "synth": fingerprint_synth,
+    "pocketsphinx": fingerprint_pocketsphinx,
+    "asterisk": fingerprint_asterisk,
+}
+
+__all__ = ["FINGERPRINTS", "PREPARERS", "PrepareContext", "SourceRows"]

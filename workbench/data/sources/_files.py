@@ -1,0 +1,31 @@
+"""Fingerprints of input files: content hashes for listings, size and time for audio."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stat_digest(paths: Iterable[Path]) -> str:
+    """Hash of names, sizes and modification times: notices changed or replaced files."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        try:
+            st = path.stat()
+            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{path}\0missing\n".encode())
+    return digest.hexdigest()
+
+
+def tree_digest(folder: Path) -> str:
+    return stat_digest(p for p in folder.rglob("*") if p.is_file())

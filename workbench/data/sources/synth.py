@@ -1,0 +1,152 @@
+"""``source: synth``: sentences from the pack's templates and terms, spoken by local voices.
+
+Every term of the lexicon (or of the chosen categories) gets ``per_term`` sentences; voices
+take turns, and the speaking rate is drawn per sentence from ``min_rate``..``max_rate``. The
+``heldout`` split uses only the held-out templates and avoids the term combinations of the
+training sentences. The same seed gives the same sentences, voices and rates; clips are
+cached by (voice, rate, spoken text), so a second preparation synthesizes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from workbench.audio import SAMPLE_RATE
+from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
+from workbench.data.sources._files import file_digest
+from workbench.data.templates import Sentence, TemplateError, fill, load_templates
+from workbench.data.tts import VoiceError, get_voice
+from workbench.paths import workbench_home
+from workbench.schema import to_data
+
+SYNTH_VERSION = 1
+MAX_TRIES = 30
+
+
+def _templates_path(spec, ctx: PrepareContext | None) -> Path:
+    if spec.templates:
+        return Path(spec.templates)
+    if ctx is None or ctx.pack_dir is None:
+        raise SourceError("source synth: no templates; set 'templates' or a 'domain' pack")
+    return ctx.pack_dir / "templates.txt"
+
+
+def sentences_for(spec, ctx: PrepareContext) -> list[Sentence]:
+    """The sentences a synth source speaks (no audio): deterministic for ``spec.seed``."""
+    if ctx.lexicon is None:
+        raise SourceError("source synth: the recipe has no lexicon (set lexicon.path or a domain)")
+    section = "train" if spec.split == "train" else "heldout"
+    try:
+        templates = [
+            t
+            for t in load_templates(_templates_path(spec, ctx), ctx.lexicon)
+            if t.section == section
+        ]
+    except TemplateError as exc:
+        raise SourceError(f"source synth: {exc}") from None
+    rng = random.Random(f"{spec.seed}:{section}")
+    terms = [t for t in ctx.lexicon if not spec.categories or t.category in spec.categories]
+    out: list[Sentence] = []
+    seen: set[str] = set()
+    skipped = 0
+    for term in terms:
+        usable = [t for t in templates if term.category in t.categories]
+        if not usable:
+            skipped += 1
+            continue
+        for _ in range(spec.per_term):
+            for _ in range(MAX_TRIES):
+                sentence = fill(rng.choice(usable), ctx.lexicon, rng, fixed=term)
+                key = sentence.written.casefold()
+                combo = frozenset(sentence.terms)
+                if key in seen or key in ctx.avoid_sentences:
+                    continue
+                if len(combo) > 1 and combo in ctx.avoid_term_sets:
+                    continue
+                break
+            else:
+                continue  # no new sentence for this term: the templates are exhausted
+            seen.add(key)
+            out.append(sentence)
+    if skipped:
+        ctx.log(
+            f"synth {section}: {skipped} term(s) have no [{section}] template for their category"
+        )
+    return out
+
+
+def _cached_clip(voice_name: str, rate: float, spoken: str) -> Path:
+    key = hashlib.sha256(f"{SYNTH_VERSION}|{voice_name}|{rate:.4f}|{spoken}".encode()).hexdigest()
+    path = workbench_home() / "tts" / key[:2] / f"{key[:32]}.flac"
+    if path.is_file():
+        return path
+    audio, rate_hz = get_voice(voice_name).synthesize(spoken, rate)
+    if rate_hz != SAMPLE_RATE:
+        audio = soxr.resample(audio, rate_hz, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    if peak > 0:
+        audio = audio * (0.5 / peak)  # the same level for every voice
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".flac", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, SAMPLE_RATE, format="FLAC")
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def prepare_synth(spec, ctx: PrepareContext) -> SourceRows:
+    """Synthesize the sentences into the staging folder and return them as candidates."""
+    sentences = sentences_for(spec, ctx)
+    if spec.limit:
+        sentences = sentences[: spec.limit]
+    rng = random.Random(f"{spec.seed}:{spec.split}:voices")
+    folder = ctx.staging / "audio" / f"synth-{spec.split}-{spec.seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = SourceRows()
+    for index, sentence in enumerate(sentences):
+        voice = spec.voices[index % len(spec.voices)]
+        rate = round(rng.uniform(spec.min_rate, spec.max_rate), 3)
+        said = sentence.written if spec.speak == "written" else sentence.spoken
+        try:
+            cached = _cached_clip(voice, rate, said)
+        except VoiceError as exc:
+            raise SourceError(f"source synth: {exc}") from None
+        clip_id = f"synth-{spec.split}-{spec.seed}-{index:05d}"
+        target = folder / f"{clip_id}.flac"
+        shutil.copyfile(cached, target)
+        out.candidates.append(
+            Candidate(
+                origin=f"synth {spec.split} #{index} ({sentence.template}, {voice}, rate {rate})",
+                audio=target,
+                text=sentence.written,
+                id=clip_id,
+                speaker=voice,
+                lang=ctx.language or "en",
+                domain=ctx.pack_dir.name if ctx.pack_dir else None,
+            )
+        )
+        out.term_sets.append(frozenset(sentence.terms))
+        if (index + 1) % 50 == 0:
+            ctx.log(f"  synth {spec.split}: {index + 1}/{len(sentences)} clips")
+    return out
+
+
+def fingerprint_synth(spec, ctx: PrepareContext | None = None) -> str:
+    parts = [json.dumps(to_data(spec), sort_keys=True), str(SYNTH_VERSION)]
+    parts.append(file_digest(_templates_path(spec, ctx)))
+    if ctx is not None and ctx.lexicon is not None and ctx.lexicon.path:
+        parts.append(file_digest(Path(ctx.lexicon.path)))
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()

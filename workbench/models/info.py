@@ -1,0 +1,111 @@
+"""What a model spec names, and facts about the model, without loading torch or weights.
+
+Recipe validation runs on every command, so this module stays light: layer counts and the
+vocabulary come from the bundled table or a ``config.json``; the language table is imported
+only when a language is asked about.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.models.bundled import BUNDLED, get_bundled
+
+BUNDLED_PREFIX = "bundled:"
+MULTILINGUAL_VOCAB = 51865  # English-only Whisper models have 51864 tokens
+
+
+class ModelLoadError(RuntimeError):
+    """A model spec that names nothing loadable."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model spec points: ``kind`` is ``bundled``, ``local`` or ``hub``."""
+
+    spec: str
+    kind: str
+    location: str
+
+
+def resolve_model_source(spec: str) -> ModelSource:
+    """Classify a model spec without loading anything."""
+    if spec.startswith(BUNDLED_PREFIX):
+        name = spec[len(BUNDLED_PREFIX) :]
+        get_bundled(name)  # raises with the list of known names
+        return ModelSource(spec, "bundled", name)
+    path = Path(spec).expanduser()
+    if path.exists() or spec.startswith((".", "/", "~")):
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(
+                f"model folder {path} has no config.json; expected a Hugging Face Whisper "
+                f"folder (config.json, model.safetensors, the processor files)"
+            )
+        return ModelSource(spec, "local", str(path))
+    return ModelSource(spec, "hub", spec)
+
+
+def model_languages(vocab_size: int) -> tuple[str, ...]:
+    """Language codes a Whisper vocabulary has tokens for (none for English-only models).
+
+    Multilingual vocabularies list 99 languages in a fixed order; large-v3 added Cantonese.
+    """
+    if vocab_size < MULTILINGUAL_VOCAB:
+        return ()
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    return tuple(LANGUAGES)[: 99 + vocab_size - MULTILINGUAL_VOCAB]
+
+
+def language_code(name: str) -> str:
+    """``"Chinese"``/``"chinese"``/``"zh"`` -> ``"zh"``; unknown names come back lowercased."""
+    from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
+
+    name = name.strip().lower()
+    return TO_LANGUAGE_CODE.get(name, name)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What recipe checks need to know of a model."""
+
+    encoder_layers: int
+    decoder_layers: int
+    vocab_size: int
+
+    @property
+    def multilingual(self) -> bool:
+        return self.vocab_size >= MULTILINGUAL_VOCAB
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Language codes the model can be told to transcribe (none when English-only)."""
+        return model_languages(self.vocab_size)
+
+
+def model_info(spec: str) -> ModelInfo | None:
+    """Layer counts and vocabulary of a model; None when unknowable offline.
+
+    (A hub id that is not in the local cache cannot be inspected without the hub.)
+    """
+    source = resolve_model_source(spec)
+    if source.kind == "bundled":
+        model = BUNDLED[source.location]
+        vocab = MULTILINGUAL_VOCAB if model.multilingual else MULTILINGUAL_VOCAB - 1
+        return ModelInfo(model.encoder_layers, model.decoder_layers, vocab)
+    if source.kind == "local":
+        config = json.loads((Path(source.location) / "config.json").read_text())
+    else:
+        try:
+            from transformers import WhisperConfig
+
+            config = WhisperConfig.from_pretrained(spec, local_files_only=True).to_dict()
+        except OSError:
+            return None
+    return ModelInfo(
+        int(config["encoder_layers"]),
+        int(config["decoder_layers"]),
+        int(config.get("vocab_size", 0)),
+    )
