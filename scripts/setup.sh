@@ -7,12 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-apt_packages=(pocketsphinx-testdata)
+# Real recorded speech (demo, general sets, tests) and the espeak-ng voices (synthetic speech).
+apt_packages=(pocketsphinx-testdata asterisk-core-sounds-en-wav asterisk-core-sounds-en espeak-ng)
 if [[ "${1:-}" == "--test" ]]; then
   extras="[test]"
 fi
 
-# Debian packages: real recorded speech for the demo and the tests.
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

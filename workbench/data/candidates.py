@@ -39,7 +39,6 @@ class SourceRows:
 
     candidates: list[Candidate] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
-    term_sets: list[frozenset[str]] = field(default_factory=list)  # synth: terms per sentence
 
 
 @dataclass

@@ -22,6 +22,7 @@ from pathlib import Path
 from workbench.data.candidates import PrepareContext, RowProblem, SourceError
 from workbench.data.manifest import Utterance, read_manifest, write_manifest
 from workbench.data.sources import FINGERPRINTS, PREPARERS
+from workbench.data.sources.synth import sentences_for
 from workbench.data.validate import Validator
 from workbench.lexicon import Lexicon, LexiconError, load_lexicon
 from workbench.paths import domains_root, workbench_home
@@ -173,7 +174,18 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
     validator = Validator(staging / "audio", recipe.data.max_duration_s)
     splits: dict[str, list[Utterance]] = {}
     dropped: dict[str, list[RowProblem]] = {s: [] for s in SPLITS}
-    for split in SPLITS:
+    # Held-out synthesis must avoid the training sentences and their term combinations;
+    # those are known from the text alone, before any audio is made.
+    for index, spec in enumerate(recipe.data.train):
+        if spec.source == "synth":
+            try:
+                sentences = sentences_for(spec, ctx)
+            except SourceError as exc:
+                raise DataError(f"data.train[{index}]: {exc}") from None
+            ctx.avoid_sentences.update(s.written.casefold() for s in sentences)
+            ctx.avoid_term_sets.update(frozenset(s.terms) for s in sentences if len(s.terms) > 1)
+    # Sets that measure come first: a clip or id found in two splits is dropped from train.
+    for split in ("eval", "general", "train"):
         utts: list[Utterance] = []
         for index, spec in enumerate(getattr(recipe.data, split)):
             ctx.log(f"{split}: reading source {index + 1} ({spec.source})")
@@ -188,11 +200,7 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
                     dropped[split].append(result)
                 else:
                     utts.append(result)
-            if split == "train":
-                ctx.avoid_term_sets.update(s for s in rows.term_sets if len(s) > 1)
         splits[split] = utts
-        if split == "train":
-            ctx.avoid_sentences.update(normalize(u.text).casefold() for u in utts)
 
     auto_split = None
     if not recipe.data.eval and recipe.data.eval_fraction > 0 and len(splits["train"]) >= 2:

@@ -47,16 +47,16 @@ class Validator:
         if utt_id in self.ids:
             return RowProblem(cand.origin, f"duplicate id {utt_id!r} (first at {self.ids[utt_id]})")
         try:
-            info = audio_info(cand.audio)
-            if info.sample_rate < MIN_SOURCE_RATE:
-                return RowProblem(
-                    cand.origin,
-                    f"{cand.audio}: sample rate {info.sample_rate} Hz is too low for speech "
-                    f"recognition (need at least {MIN_SOURCE_RATE} Hz)",
-                )
             audio = load_audio(cand.audio)
+            info = audio_info(cand.audio)
         except AudioError as exc:
             return RowProblem(cand.origin, str(exc))
+        if info.sample_rate < MIN_SOURCE_RATE:
+            return RowProblem(
+                cand.origin,
+                f"{cand.audio}: sample rate {info.sample_rate} Hz is too low for speech "
+                f"recognition (need at least {MIN_SOURCE_RATE} Hz)",
+            )
         duration = len(audio) / SAMPLE_RATE
         if duration > self.max_duration_s:
             return RowProblem(

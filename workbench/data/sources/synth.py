@@ -59,6 +59,7 @@ def sentences_for(spec, ctx: PrepareContext) -> list[Sentence]:
     out: list[Sentence] = []
     seen: set[str] = set()
     skipped = 0
+    heldout = spec.split == "heldout"
     for term in terms:
         usable = [t for t in templates if term.category in t.categories]
         if not usable:
@@ -69,9 +70,9 @@ def sentences_for(spec, ctx: PrepareContext) -> list[Sentence]:
                 sentence = fill(rng.choice(usable), ctx.lexicon, rng, fixed=term)
                 key = sentence.written.casefold()
                 combo = frozenset(sentence.terms)
-                if key in seen or key in ctx.avoid_sentences:
+                if key in seen or (heldout and key in ctx.avoid_sentences):
                     continue
-                if len(combo) > 1 and combo in ctx.avoid_term_sets:
+                if heldout and len(combo) > 1 and combo in ctx.avoid_term_sets:
                     continue
                 break
             else:
@@ -113,7 +114,10 @@ def prepare_synth(spec, ctx: PrepareContext) -> SourceRows:
     if spec.limit:
         sentences = sentences[: spec.limit]
     rng = random.Random(f"{spec.seed}:{spec.split}:voices")
-    folder = ctx.staging / "audio" / f"synth-{spec.split}-{spec.seed}"
+    # Two sources of one split may differ only in their voices: keep their ids apart.
+    tag = hashlib.sha1(f"{spec.voices}|{spec.speak}".encode()).hexdigest()[:6]
+    prefix = f"synth-{spec.split}-{spec.seed}-{tag}"
+    folder = ctx.staging / "audio" / prefix
     folder.mkdir(parents=True, exist_ok=True)
     out = SourceRows()
     for index, sentence in enumerate(sentences):
@@ -124,7 +128,7 @@ def prepare_synth(spec, ctx: PrepareContext) -> SourceRows:
             cached = _cached_clip(voice, rate, said)
         except VoiceError as exc:
             raise SourceError(f"source synth: {exc}") from None
-        clip_id = f"synth-{spec.split}-{spec.seed}-{index:05d}"
+        clip_id = f"{prefix}-{index:05d}"
         target = folder / f"{clip_id}.flac"
         shutil.copyfile(cached, target)
         out.candidates.append(
@@ -138,7 +142,6 @@ def prepare_synth(spec, ctx: PrepareContext) -> SourceRows:
                 domain=ctx.pack_dir.name if ctx.pack_dir else None,
             )
         )
-        out.term_sets.append(frozenset(sentence.terms))
         if (index + 1) % 50 == 0:
             ctx.log(f"  synth {spec.split}: {index + 1}/{len(sentences)} clips")
     return out
