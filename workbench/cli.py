@@ -94,6 +94,27 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_augment(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.audio import AudioError
+    from workbench.augment.pipeline import augment_file
+
+    recipe = _load_recipe(args.recipe, args.overrides)
+    if recipe is None:
+        return EXIT_USAGE
+    try:
+        params = augment_file(recipe, args.audio, args.out, seed=args.seed)
+    except AudioError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    except ValueError as exc:
+        _err(f"{args.recipe}: {exc}")
+        return EXIT_USAGE
+    print(json.dumps(params))
+    return EXIT_OK
+
+
 def _load(spec: str):
     from workbench.models.bundled import ModelPackageError
     from workbench.models.loading import ModelLoadError, load_model
@@ -253,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--force", action="store_true", help="prepare again even if unchanged")
     prepare.set_defaults(func=cmd_data_prepare)
 
+    augment = sub.add_parser(
+        "augment", help="write one clip augmented by a recipe; print the drawn parameters (JSON)"
+    )
+    augment.add_argument("recipe", type=Path, help="recipe YAML file")
+    augment.add_argument("audio", type=Path, help="input clip")
+    augment.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    augment.add_argument("--out", type=Path, required=True, help="output file (.wav, .flac)")
+    augment.add_argument("--seed", type=int, default=0, help="same seed, same augmentation")
+    augment.set_defaults(func=cmd_augment)
+
     transcribe = sub.add_parser(
         "transcribe", help="print 'path<TAB>text' for each audio file (exit 1 if any failed)"
     )
@@ -279,7 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``workbench`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # Overrides may come after options too: `workbench train R --resume lora.rank=8`.
+    if extra:
+        if hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+            args.overrides = [*args.overrides, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if getattr(args, "beams", 1) < 1 or getattr(args, "batch_size", 1) < 1:
         _err("--beams and --batch-size must be positive integers")
         return EXIT_USAGE

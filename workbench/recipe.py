@@ -16,6 +16,12 @@ from typing import Any, Literal
 
 import yaml
 
+from workbench.augment.checks import (
+    noise_problems,
+    reverb_problems,
+    speed_problems,
+    telephone_problems,
+)
 from workbench.paths import domains_root
 from workbench.schema import (
     Collector,
@@ -42,14 +48,15 @@ __all__ = [
     "Problem",
     "Recipe",
     "RecipeError",
+    "ReverbSpec",
     "SpeedSpec",
+    "TelephoneSpec",
     "TrainSpec",
     "load_recipe",
     "recipe_to_yaml",
 ]
 
 WHISPER_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
-NOISE_KINDS = ("white", "pink", "brown", "machinery", "monitor", "babble", "folder")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -199,10 +206,7 @@ class DataSpec(Spec):
 
 
 # --- augmentation ----------------------------------------------------------------------
-
-
-def _probability(name: str, p: float) -> list[tuple[str, str]]:
-    return [] if 0 <= p <= 1 else [(name, f"expected a probability in [0, 1], got {p}")]
+# The range rules live in workbench.augment.checks, shared with the transforms themselves.
 
 
 @dataclass(kw_only=True)
@@ -215,19 +219,7 @@ class SpeedSpec(Spec):
     p: float = 0.5
 
     def check(self) -> list[tuple[str, str]]:
-        out = _probability("p", self.p)
-        for name in ("min_rate", "max_rate"):
-            if not 0.5 <= getattr(self, name) <= 2.0:
-                out.append((name, f"expected a rate in [0.5, 2.0], got {getattr(self, name)}"))
-        if self.min_rate > self.max_rate:
-            out.append(("max_rate", f"must be >= min_rate ({self.min_rate}), got {self.max_rate}"))
-        if self.rates is not None and (
-            not self.rates or any(not 0.5 <= r <= 2.0 for r in self.rates)
-        ):
-            out.append(
-                ("rates", f"expected a non-empty list of rates in [0.5, 2.0], got {self.rates}")
-            )
-        return out
+        return speed_problems(self.min_rate, self.max_rate, self.rates, self.p)
 
 
 @dataclass(kw_only=True)
@@ -241,33 +233,43 @@ class NoiseSpec(Spec):
     folder: str | None = _path_field("dir", default=None)  # the user's own noise files
 
     def check(self) -> list[tuple[str, str]]:
-        out = _probability("p", self.p)
-        for name in ("min_snr_db", "max_snr_db"):
-            if not -20 <= getattr(self, name) <= 60:
-                out.append((name, f"expected dB in [-20, 60], got {getattr(self, name)}"))
-        if self.min_snr_db > self.max_snr_db:
-            out.append(
-                ("max_snr_db", f"must be >= min_snr_db ({self.min_snr_db}), got {self.max_snr_db}")
-            )
-        bad = [k for k in self.kinds if k not in NOISE_KINDS]
-        if bad or not self.kinds:
-            out.append(
-                (
-                    "kinds",
-                    f"expected a non-empty list from {', '.join(NOISE_KINDS)}, got {self.kinds}",
-                )
-            )
-        if "folder" in self.kinds and self.folder is None:
-            out.append(("folder", "kind 'folder' needs a folder of noise files"))
-        return out
+        return noise_problems(self.min_snr_db, self.max_snr_db, self.p, self.kinds, self.folder)
+
+
+@dataclass(kw_only=True)
+class ReverbSpec(Spec):
+    """Room reverberation: simulated rooms and/or a folder of impulse-response files."""
+
+    p: float = 0.3
+    rooms: list[str] = field(default_factory=lambda: ["small_office", "ward", "factory_hall"])
+    ir_folder: str | None = _path_field("dir", default=None)
+
+    def check(self) -> list[tuple[str, str]]:
+        return reverb_problems(self.p, self.rooms, self.ir_folder)
+
+
+@dataclass(kw_only=True)
+class TelephoneSpec(Spec):
+    """Telephone channel: 8 kHz, 300-3400 Hz, with mu-law quantization when ``codec``."""
+
+    p: float = 0.2
+    codec: bool = True
+
+    def check(self) -> list[tuple[str, str]]:
+        return telephone_problems(self.p)
 
 
 @dataclass(kw_only=True)
 class AugmentSpec(Spec):
-    """On-the-fly augmentation of the training split; ``null`` switches a transform off."""
+    """On-the-fly augmentation of the training split; ``null`` switches a transform off.
+
+    Applied in this order: speed, reverb, noise, telephone.
+    """
 
     speed: SpeedSpec | None = field(default_factory=SpeedSpec)
+    reverb: ReverbSpec | None = None
     noise: NoiseSpec | None = field(default_factory=NoiseSpec)
+    telephone: TelephoneSpec | None = None
 
 
 # --- lexicon, model adaptation, training, evaluation ----------------------------------
