@@ -55,7 +55,7 @@ def test_folder_of_noise_files(tmp_path):
         SR,
     )
     transform = AddNoise(["folder"], 10, 10, p=1.0, folder=tmp_path)
-    out, params = transform(speechlike(), SR, rng())
+    _, params = transform(speechlike(), SR, rng())
     assert params["noise_file"] == "fan.wav"
     assert params["snr_db"] == pytest.approx(10, abs=0.1)
 

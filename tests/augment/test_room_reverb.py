@@ -65,5 +65,5 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_empty_ir_folder(tmp_path):
-    with pytest.raises(ValueError, match="ir_folder: .* holds no .wav or .flac"):
+    with pytest.raises(ValueError, match=r"ir_folder: .* holds no \.wav or \.flac"):
         RoomReverb([], ir_folder=tmp_path)
