@@ -94,6 +94,91 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_logger(run):
+    """Print, and append to train.log unless this process's output already goes there."""
+    from workbench.runs import SUBPROCESS_ENV
+
+    to_file = not os.environ.get(SUBPROCESS_ENV)
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+        if to_file:
+            run.root.mkdir(parents=True, exist_ok=True)
+            with open(run.log_path, "a") as f:
+                f.write(message + "\n")
+
+    return log
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _quiet_transformers()
+    from workbench.data.prepare import DataError
+    from workbench.runs import RunDir, new_run_dir
+    from workbench.train.loop import TrainError, train_recipe
+
+    recipe = _load_recipe(args.recipe, args.overrides)
+    if recipe is None:
+        return EXIT_USAGE
+    if args.resume and args.run_dir is None:
+        _err("--resume needs --run-dir: the run to continue")
+        return EXIT_USAGE
+    run = RunDir(args.run_dir) if args.run_dir else new_run_dir(recipe.name)
+    status = run.status()
+    if status.get("state") in ("running", "queued") and status.get("pid") != os.getpid():
+        # (A trainer started by start_training finds its own pid in the status.)
+        pid = status.get("pid")
+        _err(f"{run.root} is already training (pid {pid}); stop it or choose another --run-dir")
+        return EXIT_USAGE
+    print(f"run folder: {run.root}", flush=True)
+    try:
+        result = train_recipe(recipe, run, resume=args.resume, log=_run_logger(run))
+    except (TrainError, DataError) as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    return EXIT_OK if result.state in ("done", "stopped") else EXIT_FAILED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Prepare, then train in a subprocess (output in train.log, followed here)."""
+    from workbench.data.prepare import DataError, prepare_data
+    from workbench.runs import RunDir, new_run_dir, start_training
+
+    recipe = _load_recipe(args.recipe, args.overrides)
+    if recipe is None:
+        return EXIT_USAGE
+    start = time.perf_counter()
+    try:
+        prepare_data(recipe, log=lambda m: print(m, flush=True))
+    except DataError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    run = RunDir(args.run_dir) if args.run_dir else new_run_dir(recipe.name)
+    print(f"run folder: {run.root}\ntraining (log: {run.log_path}) ...", flush=True)
+    proc = start_training(args.recipe, run, args.overrides)
+    position = 0
+    while True:
+        finished = proc.poll() is not None
+        if run.log_path.exists():
+            with open(run.log_path) as f:
+                f.seek(position)
+                chunk = f.read()
+                position = f.tell()
+            if chunk:
+                print(chunk, end="", flush=True)
+        if finished:
+            break
+        time.sleep(1.0)
+    status = run.status()
+    print(
+        f"training {status.get('state')} at step {status.get('step')} "
+        f"({time.perf_counter() - start:.0f} s in all)"
+    )
+    if status.get("state") not in ("done", "stopped"):
+        _err(status.get("error") or "training failed; see train.log")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def cmd_augment(args: argparse.Namespace) -> int:
     import json
 
@@ -273,6 +358,19 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--out", type=Path, help="folder for the manifests (default: the cache)")
     prepare.add_argument("--force", action="store_true", help="prepare again even if unchanged")
     prepare.set_defaults(func=cmd_data_prepare)
+
+    train = sub.add_parser("train", help="train a recipe's adapter into a run folder")
+    train.add_argument("recipe", type=Path, help="recipe YAML file")
+    train.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    train.add_argument("--run-dir", type=Path, help="run folder (default: runs/<name>-<time>)")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.set_defaults(func=cmd_train)
+
+    run = sub.add_parser("run", help="prepare the data, then train (as a subprocess)")
+    run.add_argument("recipe", type=Path, help="recipe YAML file")
+    run.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    run.add_argument("--run-dir", type=Path, help="run folder (default: runs/<name>-<time>)")
+    run.set_defaults(func=cmd_run)
 
     augment = sub.add_parser(
         "augment", help="write one clip augmented by a recipe; print the drawn parameters (JSON)"

@@ -191,6 +191,9 @@ class DataSpec(Spec):
     train: list[SourceSpec] = field(default_factory=list)
     eval: list[SourceSpec] = field(default_factory=list)
     general: list[SourceSpec] = field(default_factory=list)
+    # General-domain speech mixed into training batches (replay, distillation). Kept apart
+    # from `general`, which measures forgetting and must stay unseen.
+    replay: list[SourceSpec] = field(default_factory=list)
     on_bad_rows: Literal["drop", "stop"] = "drop"
     max_duration_s: float = 30.0
     # With no eval sources, this share of train becomes eval (speaker- or sentence-disjoint).
@@ -337,10 +340,41 @@ class TrainSpec(Spec):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     log_steps: int = 5
     save_steps: int = 50
+    # Forgetting control: a share of every batch from data.replay, a distillation term
+    # (KL to the base model's outputs on those samples), and a guard that stops training
+    # when the loss on data.general rises more than `max_general_loss_increase` (relative)
+    # above the base model's, checked every `eval_steps`.
+    replay_ratio: float = 0.0
+    distill_weight: float = 0.0
+    distill_temperature: float = 2.0
+    eval_steps: int = 25
+    max_general_loss_increase: float | None = None
+    # Train with the lexicon prompt on this share of samples, so that prompting at
+    # inference helps rather than hurts.
+    prompt_p: float = 0.0
 
     def check(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        positive = ("batch_size", "gradient_accumulation", "log_steps", "save_steps")
+        for name in ("replay_ratio", "prompt_p"):
+            if not 0 <= getattr(self, name) < 1:
+                out.append((name, f"expected a share in [0, 1), got {getattr(self, name)}"))
+        if self.distill_weight < 0:
+            out.append(("distill_weight", f"expected 0 or more, got {self.distill_weight}"))
+        if self.distill_temperature <= 0:
+            out.append(
+                (
+                    "distill_temperature",
+                    f"expected a positive number, got {self.distill_temperature}",
+                )
+            )
+        if self.max_general_loss_increase is not None and self.max_general_loss_increase <= 0:
+            out.append(
+                (
+                    "max_general_loss_increase",
+                    f"expected a positive share or null, got {self.max_general_loss_increase}",
+                )
+            )
+        positive = ("batch_size", "gradient_accumulation", "log_steps", "save_steps", "eval_steps")
         for name in positive:
             if getattr(self, name) < 1:
                 out.append((name, f"expected a positive integer, got {getattr(self, name)}"))

@@ -30,7 +30,7 @@ from workbench.recipe import Recipe
 from workbench.schema import to_data
 
 PREPARE_VERSION = 1
-SPLITS = ("train", "eval", "general")
+SPLITS = ("train", "eval", "general", "replay")
 REPORT = "prepared.json"
 
 
@@ -185,7 +185,7 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
             ctx.avoid_sentences.update(s.written.casefold() for s in sentences)
             ctx.avoid_term_sets.update(frozenset(s.terms) for s in sentences if len(s.terms) > 1)
     # Sets that measure come first: a clip or id found in two splits is dropped from train.
-    for split in ("eval", "general", "train"):
+    for split in ("eval", "general", "replay", "train"):
         utts: list[Utterance] = []
         for index, spec in enumerate(getattr(recipe.data, split)):
             ctx.log(f"{split}: reading source {index + 1} ({spec.source})")

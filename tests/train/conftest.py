@@ -1,0 +1,85 @@
+"""A tiny random Whisper saved as a local model folder, and a small real dataset to train on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from transformers import WhisperFeatureExtractor, WhisperProcessor
+
+from tests.conftest import LIBRIVOX, need_librivox, tiny_whisper_config
+from workbench.models.bundled import BUNDLED, meta_dir
+from workbench.models.convert import build_generation_config, build_tokenizer
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A Hugging Face Whisper folder: a tiny random model with tiny.en's real tokenizer."""
+    import torch
+    from transformers import WhisperForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("tiny_whisper")
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(tiny_whisper_config())
+    meta = meta_dir(BUNDLED["tiny.en"])
+    tokenizer = build_tokenizer(meta / "tokenizer.json", model.config.vocab_size)
+    ct2_config = json.loads((meta / "config.json").read_text())
+    model.generation_config = build_generation_config(model.config, tokenizer, ct2_config)
+    model.save_pretrained(folder)
+    WhisperProcessor(WhisperFeatureExtractor(), tokenizer).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def speech_manifests(tmp_path_factory):
+    """Real recorded clips (pocketsphinx-testdata) as train, replay and general manifests."""
+    need_librivox()
+    folder = tmp_path_factory.mktemp("speech")
+    librivox = sorted(LIBRIVOX.glob("*.wav"))
+    cards = sorted((LIBRIVOX.parent / "cards").glob("*.wav"))
+    texts = {
+        line.rpartition("(")[2].strip(" )"): line.rpartition("(")[0]
+        .replace("<s>", "")
+        .replace("</s>", "")
+        .strip()
+        for listing in (
+            LIBRIVOX / "transcription",
+            LIBRIVOX.parent / "cards" / "cards.transcription",
+        )
+        for line in listing.read_text().splitlines()
+        if "(" in line
+    }
+
+    def write(name, paths):
+        rows = [{"id": p.stem, "audio": str(p), "text": texts[p.stem]} for p in paths]
+        path = folder / f"{name}.jsonl"
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        return path
+
+    return {
+        "train": write("train", librivox[:4] + cards[:3]),
+        "replay": write("replay", cards[3:]),
+        "general": write("general", librivox[4:]),
+    }
+
+
+@pytest.fixture
+def recipe_file(tmp_path, tiny_model_dir, speech_manifests):
+    def make(extra: str = "") -> str:
+        path = tmp_path / "recipe.yaml"
+        path.write_text(
+            f"""name: tiny-train
+base_model: {tiny_model_dir}
+data:
+  train: [{{source: manifest, path: {speech_manifests["train"]}}}]
+  eval_fraction: 0
+augment:
+  speed: {{p: 0.5}}
+  noise: {{p: 0.5, kinds: [pink]}}
+lora: {{rank: 4, alpha: 8, dropout: 0.1, top_encoder_layers: 1, top_decoder_layers: 1}}
+train: {{batch_size: 2, max_steps: 6, learning_rate: 1.0e-2, log_steps: 1, save_steps: 2, seed: 3}}
+{extra}"""
+        )
+        return path
+
+    return make

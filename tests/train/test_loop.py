@@ -1,0 +1,183 @@
+"""Training runs: the run directory, STOP, resume, kill -9, replay/distillation, the guard."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from workbench.recipe import load_recipe
+from workbench.runs import RunDir, start_training
+from workbench.train.loop import TrainError, train_recipe
+
+
+def quiet(message: str) -> None:
+    pass
+
+
+def adapter_weights(run: RunDir) -> dict[str, torch.Tensor]:
+    return load_file(str(run.adapter / "adapter_model.safetensors"))
+
+
+def test_a_run_writes_its_directory(recipe_file, tmp_path):
+    run = RunDir(tmp_path / "run")
+    result = train_recipe(load_recipe(recipe_file()), run, log=quiet)
+    assert (result.state, result.step, result.total_steps) == ("done", 6, 6)
+    status = run.status()
+    assert status["state"] == "done" and status["step"] == 6 and status["error"] is None
+    assert {"started", "updated", "epoch", "total_steps"} <= set(status)
+    assert status["adapter"]["trainable_params"] == result.summary.trainable_params > 0
+    rows = run.metrics()
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all({"loss", "learning_rate", "epoch"} <= set(r) for r in rows)
+    assert (run.adapter / "adapter_config.json").is_file()
+    config = json.loads((run.adapter / "adapter_config.json").read_text())
+    assert config["r"] == 4 and config["task_type"] is None
+    assert load_recipe(run.recipe).name == "tiny-train"  # the resolved recipe, loadable
+    assert [p.name for p in sorted(run.checkpoints.iterdir())] == ["step-000004", "step-000006"]
+
+
+def test_stop_then_resume_gives_the_same_adapter(recipe_file, tmp_path):
+    """Dropout, augmentation and shuffling on: a stopped and resumed run ends where an
+    uninterrupted run ends."""
+    recipe = load_recipe(recipe_file())
+    straight = RunDir(tmp_path / "straight")
+    train_recipe(recipe, straight, log=quiet)
+
+    stopped = RunDir(tmp_path / "stopped")
+
+    def stop_at_3(message: str) -> None:
+        if message.startswith("step 3/"):
+            stopped.request_stop()
+
+    first = train_recipe(recipe, stopped, log=stop_at_3)
+    assert (first.state, first.step) == ("stopped", 3)
+    assert stopped.status()["state"] == "stopped"
+    second = train_recipe(recipe, stopped, resume=True, log=quiet)
+    assert (second.state, second.step) == ("done", 6)
+    a, b = adapter_weights(straight), adapter_weights(stopped)
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6, msg=name)
+    assert [r["step"] for r in stopped.metrics()] == [1, 2, 3, 4, 5, 6]
+
+
+def _wait(predicate, proc, seconds=240):
+    deadline = time.time() + seconds
+    while not predicate():
+        assert proc.poll() is None or predicate(), "trainer exited early"
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_kill_9_leaves_a_failed_run_that_resumes(recipe_file, tmp_path):
+    recipe = recipe_file("")
+    run = RunDir(tmp_path / "killed")
+    proc = start_training(recipe, run, ["train.max_steps=40", "train.save_steps=2"])
+    _wait(
+        lambda: run.latest_checkpoint() is not None and (run.status().get("step") or 0) >= 3, proc
+    )
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    status = run.status()
+    assert status["state"] == "failed" and "resume" in status["error"]
+    assert not run.adapter.exists()  # no adapter that looks complete
+    resumed = start_training(recipe, run, ["train.max_steps=40", "train.save_steps=2"], resume=True)
+    assert resumed.wait(timeout=600) == 0, run.log_path.read_text()[-3000:]
+    assert run.status()["state"] == "done" and run.status()["step"] == 40
+    assert (run.adapter / "adapter_model.safetensors").is_file()
+    assert "resumed from step-" in run.log_path.read_text()
+
+
+def test_stop_file_ends_a_subprocess_run_cleanly(recipe_file, tmp_path):
+    run = RunDir(tmp_path / "stopme")
+    proc = start_training(recipe_file(), run, ["train.max_steps=400", "train.save_steps=1000"])
+    assert run.status()["state"] in ("queued", "running")
+    _wait(lambda: (run.status().get("step") or 0) >= 2, proc)
+    run.request_stop()
+    assert proc.wait(timeout=300) == 0
+    status = run.status()
+    assert status["state"] == "stopped" and 2 <= status["step"] < 400
+    assert run.latest_checkpoint() is not None
+
+
+def test_replay_and_distillation(recipe_file, speech_manifests, tmp_path):
+    extra = f"""  replay: [{{source: manifest, path: {speech_manifests["replay"]}}}]
+"""
+    path = recipe_file()
+    text = path.read_text().replace("  eval_fraction: 0\n", "  eval_fraction: 0\n" + extra)
+    path.write_text(text)
+    recipe = load_recipe(
+        path, ["train.replay_ratio=0.5", "train.distill_weight=1.0", "train.max_steps=3"]
+    )
+    run = RunDir(tmp_path / "replay")
+    result = train_recipe(recipe, run, log=quiet)
+    assert result.state == "done"
+    rows = run.metrics()
+    assert all("kd" in r and r["kd"] >= 0 for r in rows)
+    assert all(r["loss"] >= r["ce"] for r in rows)
+
+
+def test_forgetting_guard_stops_training(recipe_file, speech_manifests, tmp_path):
+    path = recipe_file()
+    general = f"  general: [{{source: manifest, path: {speech_manifests['general']}}}]\n"
+    path.write_text(
+        path.read_text().replace("  eval_fraction: 0\n", "  eval_fraction: 0\n" + general)
+    )
+    overrides = [
+        "train.max_general_loss_increase=1.0e-6",
+        "train.eval_steps=2",
+        "train.learning_rate=0.05",
+    ]
+    run = RunDir(tmp_path / "guard")
+    result = train_recipe(load_recipe(path, overrides), run, log=quiet)
+    assert result.step == 2 and run.status()["stopped_by"] == "forgetting guard"
+    rows = run.metrics()
+    assert "general_loss_base" in rows[0]
+    assert any("general_loss_rise" in r for r in rows)
+
+
+def test_no_training_data_is_a_clear_error(recipe_file, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    run = RunDir(tmp_path / "empty")
+    recipe = load_recipe(recipe_file(), [f"data.train.0.path={empty}"])
+    with pytest.raises(TrainError, match="the train set is empty"):
+        train_recipe(recipe, run, log=quiet)
+    assert run.status()["state"] == "failed"
+    assert "the train set is empty" in run.status()["error"]
+
+
+def test_torchrun_two_cpu_processes(recipe_file, tmp_path):
+    """The distributed path: two processes, gloo, one run directory."""
+    run = tmp_path / "ddp"
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    result = subprocess.run(
+        [
+            torchrun,
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "workbench.cli",
+            "train",
+            str(recipe_file()),
+            "--run-dir",
+            str(run),
+            "train.max_steps=3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    status = RunDir(run).status()
+    assert status["state"] == "done" and status["step"] == 3
+    assert (run / "adapter" / "adapter_model.safetensors").is_file()

@@ -1,0 +1,200 @@
+"""The run directory: the only contract between a trainer and anything that watches it.
+
+```
+runs/<id>/recipe.yaml      the resolved recipe
+runs/<id>/status.json      {"state", "step", "total_steps", "epoch", "started", "updated",
+                            "error", ...}
+runs/<id>/metrics.jsonl    one line per log step
+runs/<id>/train.log        the trainer's output
+runs/<id>/checkpoints/     resumable checkpoints
+runs/<id>/adapter/         the PEFT adapter, written whole or not at all
+runs/<id>/report.json      the side-by-side evaluation
+```
+``status.json`` is replaced atomically, so a reader never sees half of it. A run whose
+process died without saying so (``kill -9``, a power cut) reads as ``failed``. A ``STOP``
+file asks the trainer to stop cleanly at its next step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+STATES = ("queued", "running", "done", "failed", "stopped")
+SUBPROCESS_ENV = "WORKBENCH_TRAIN_SUBPROCESS"  # set for a trainer whose stdout is train.log
+ACTIVE = ("queued", "running")
+
+
+def runs_root() -> Path:
+    """Where runs go by default: ``$WORKBENCH_RUNS``, else ``runs/`` in the working folder."""
+    return Path(os.environ.get("WORKBENCH_RUNS", "runs"))
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) is not alive either.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class RunDir:
+    """Paths and state of one run."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def id(self) -> str:
+        return self.root.name
+
+    recipe = property(lambda self: self.root / "recipe.yaml")
+    status_path = property(lambda self: self.root / "status.json")
+    metrics_path = property(lambda self: self.root / "metrics.jsonl")
+    log_path = property(lambda self: self.root / "train.log")
+    checkpoints = property(lambda self: self.root / "checkpoints")
+    adapter = property(lambda self: self.root / "adapter")
+    report = property(lambda self: self.root / "report.json")
+    stop_file = property(lambda self: self.root / "STOP")
+
+    def status(self) -> dict:
+        """The run's status; a run whose process is gone reads as ``failed``."""
+        try:
+            status = json.loads(self.status_path.read_text())
+        except (OSError, ValueError):
+            return {"state": "unknown"}
+        if status.get("state") in ACTIVE and not pid_alive(status.get("pid")):
+            status["state"] = "failed"
+            status["error"] = status.get("error") or (
+                "the training process ended without finishing (killed or crashed); "
+                "resume it from its last checkpoint"
+            )
+        return status
+
+    def write_status(self, **fields: Any) -> dict:
+        """Merge ``fields`` into ``status.json`` (atomically) and stamp ``updated``."""
+        try:
+            status = json.loads(self.status_path.read_text())
+        except (OSError, ValueError):
+            status = {"started": _now()}
+        status.update(fields)
+        status["updated"] = _now()
+        write_json_atomic(self.status_path, status)
+        return status
+
+    def append_metrics(self, row: dict) -> None:
+        self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+
+    def metrics(self) -> list[dict]:
+        try:
+            lines = self.metrics_path.read_text().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line being written right now
+        return out
+
+    def request_stop(self) -> None:
+        self.stop_file.touch()
+
+    def stop_requested(self) -> bool:
+        return self.stop_file.exists()
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint (one with its ``state.json``)."""
+        if not self.checkpoints.is_dir():
+            return None
+        done = [p for p in self.checkpoints.iterdir() if (p / "state.json").is_file()]
+        return max(
+            done, key=lambda p: json.loads((p / "state.json").read_text())["step"], default=None
+        )
+
+
+def new_run_dir(name: str, root: Path | None = None) -> RunDir:
+    """A fresh, uniquely named run folder ``<name>-<date>-<time>``."""
+    root = root or runs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        path = root / (f"{name}-{stamp}" if n == 0 else f"{name}-{stamp}-{n}")
+        try:
+            path.mkdir()
+            return RunDir(path)
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a run folder under {root}")
+
+
+def start_training(
+    recipe: Path, run: RunDir, overrides: list[str] = (), resume: bool = False
+) -> subprocess.Popen:
+    """Start ``workbench train`` as a subprocess of its own, its output going to ``train.log``.
+
+    The log is a file, never a pipe, so the trainer never blocks on a reader. The status
+    says ``queued`` until the trainer takes over.
+    """
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.write_status(state="queued", pid=None, error=None)
+    command = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "train",
+        str(recipe),
+        "--run-dir",
+        str(run.root),
+    ]
+    if resume:
+        command.append("--resume")
+    command += list(overrides)
+    env = {**os.environ, SUBPROCESS_ENV: "1", "PYTHONUNBUFFERED": "1"}
+    with open(run.log_path, "ab") as log:
+        proc = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
+        )
+    run.write_status(pid=proc.pid)
+    return proc

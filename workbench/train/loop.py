@@ -1,0 +1,417 @@
+"""The training loop: LoRA on a frozen Whisper, written as a resumable run.
+
+Built on ``accelerate``, so the same run spreads over GPUs or machines under
+``accelerate launch`` or ``torchrun`` (gloo on CPUs), in bf16/fp16 on GPUs and fp32 on CPUs.
+Each optimizer step draws its batch from a seeded plan (epoch, batch index), so a run
+resumed from a checkpoint continues exactly where an uninterrupted run would have been.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from peft import set_peft_model_state_dict
+from safetensors.torch import load_file
+from transformers import get_scheduler
+
+from workbench.augment.pipeline import ClipPool, build_augmenter
+from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
+from workbench.models.loading import load_model
+from workbench.recipe import Recipe, recipe_to_yaml
+from workbench.runs import RunDir
+from workbench.train.adapters import AdapterSummary, apply_lora
+from workbench.train.batches import IGNORE, BatchPlan, Collator, LabelMaker, SpeechSet
+
+KEEP_CHECKPOINTS = 2
+ADAPTER_MARKER = "workbench_adapter.json"
+
+
+class TrainError(RuntimeError):
+    """A run that cannot start: no data, too little disk, a model that does not fit."""
+
+
+@dataclass
+class TrainResult:
+    state: str  # done | stopped
+    step: int
+    total_steps: int
+    adapter: Path | None
+    summary: AdapterSummary
+
+
+def _accelerator(recipe: Recipe) -> Accelerator:
+    spec = recipe.train
+    cuda = torch.cuda.is_available() and spec.device != "cpu"
+    if spec.device == "cuda" and not torch.cuda.is_available():
+        raise TrainError("train.device is 'cuda' but no GPU is available")
+    precision = spec.precision
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+    if precision in ("bf16", "fp16") and not cuda:
+        raise TrainError(f"train.precision {precision!r} needs a GPU; use fp32 on CPU")
+    return Accelerator(
+        cpu=not cuda,
+        mixed_precision="no" if precision == "fp32" else precision,
+        gradient_accumulation_steps=spec.gradient_accumulation,
+    )
+
+
+def _check_disk(run: RunDir, summary: AdapterSummary) -> None:
+    # An adapter in fp32, plus Adam's two moments, for each kept checkpoint and the final.
+    need = summary.trainable_params * 4 * 3 * (KEEP_CHECKPOINTS + 1) + 50 * 2**20
+    free = shutil.disk_usage(run.root).free
+    if free < need:
+        raise TrainError(
+            f"{run.root}: {free / 2**20:.0f} MB free, checkpoints need about {need / 2**20:.0f} MB"
+        )
+
+
+def _kd_loss(
+    student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """KL(teacher || student) on the label positions, scaled by T^2 (Hinton et al.)."""
+    mask = labels != IGNORE
+    s = F.log_softmax(student.float() / temperature, dim=-1)
+    t = F.log_softmax(teacher.float() / temperature, dim=-1)
+    kl = F.kl_div(s, t, log_target=True, reduction="none").sum(-1)
+    return (kl * mask).sum() / mask.sum().clamp(min=1) * temperature**2
+
+
+class Trainer:
+    """One run of one recipe into one run directory."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        run: RunDir,
+        prepared: PreparedData | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.recipe, self.run, self.log = recipe, run, log
+        self.acc = _accelerator(recipe)
+        # Share the CPU between processes started on one machine (torchrun, accelerate).
+        if self.acc.device.type == "cpu":
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+        spec = recipe.train
+        with self.acc.main_process_first():
+            self.prepared = prepared or prepare_data(
+                recipe, log=log if self.acc.is_main_process else lambda m: None
+            )
+        train = self.prepared.utterances("train")
+        if not train:
+            raise TrainError(f"recipe {recipe.name!r}: the train set is empty; check data.train")
+        replay = self.prepared.utterances("replay")
+        self.general = self.prepared.utterances("general")
+
+        torch.manual_seed(spec.seed)
+        loaded = load_model(recipe.base_model, device="cpu", dtype=torch.float32)
+        self.processor = loaded.processor
+        self.multilingual = loaded.multilingual
+        try:
+            model, self.summary = apply_lora(loaded.model, recipe.lora)
+        except ValueError as exc:
+            raise TrainError(str(exc)) from None
+        run.root.mkdir(parents=True, exist_ok=True)
+        _check_disk(run, self.summary)
+
+        babble = None
+        if recipe.augment.noise is not None and "babble" in recipe.augment.noise.kinds:
+            babble = ClipPool([u.audio for u in train])
+        self.data = SpeechSet(
+            train, replay, build_augmenter(recipe.augment, babble_clips=babble), spec.seed
+        )
+        self.plan = BatchPlan.build(
+            len(train), len(replay), spec.batch_size, spec.replay_ratio, spec.seed
+        )
+        lexicon = recipe_lexicon(recipe)
+        prompt = lexicon.prompt_text() if (lexicon and spec.prompt_p > 0) else None
+        self.labels = LabelMaker(
+            self.processor,
+            multilingual=self.multilingual,
+            language=recipe.language,
+            prompt=prompt,
+            max_positions=loaded.model.config.max_target_positions,
+        )
+        self.collate = Collator(self.processor, self.labels, spec.prompt_p, spec.seed)
+        micro_per_epoch = self.plan.batches_per_epoch
+        self.total_steps = spec.max_steps or max(
+            1, math.ceil(spec.epochs * micro_per_epoch / spec.gradient_accumulation)
+        )
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=spec.learning_rate, weight_decay=spec.weight_decay)
+        scheduler = get_scheduler(
+            spec.scheduler,
+            optimizer,
+            num_warmup_steps=spec.warmup_steps,
+            num_training_steps=self.total_steps,
+        )
+        self.model, self.optimizer, self.scheduler = self.acc.prepare(model, optimizer, scheduler)
+
+    # --- batches and losses ------------------------------------------------------------
+
+    def _batch(self, micro: int) -> dict[str, torch.Tensor]:
+        epoch, index = divmod(micro, self.plan.batches_per_epoch)
+        picked = self.plan.batch(epoch, index)
+        shard = picked[self.acc.process_index :: self.acc.num_processes] or picked[:1]
+        batch = self.collate([self.data.get(i, epoch) for i in shard], micro)
+        return {k: v.to(self.acc.device) for k, v in batch.items()}
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        general = batch.pop("general")
+        with self.acc.autocast():
+            out = self.model(**batch)
+        loss = out.loss
+        parts = {"ce": float(out.loss.detach())}
+        spec = self.recipe.train
+        if spec.distill_weight > 0 and bool(general.any()):
+            peft_model = self.acc.unwrap_model(self.model)
+            with torch.no_grad(), peft_model.disable_adapter(), self.acc.autocast():
+                teacher = peft_model(
+                    input_features=batch["input_features"][general],
+                    decoder_input_ids=batch["decoder_input_ids"][general],
+                ).logits
+            kd = _kd_loss(
+                out.logits[general], teacher, batch["labels"][general], spec.distill_temperature
+            )
+            loss = loss + spec.distill_weight * kd
+            parts["kd"] = float(kd.detach())
+        return loss, parts
+
+    @torch.no_grad()
+    def general_loss(self, adapter: bool = True) -> float | None:
+        """Mean token loss on the general set (teacher-forced), with or without the adapter."""
+        if not self.general:
+            return None
+        peft_model = self.acc.unwrap_model(self.model)
+        peft_model.eval()
+        total, tokens = 0.0, 0
+        size = self.recipe.train.batch_size
+        for start in range(0, len(self.general), size):
+            chunk = self.general[start : start + size]
+            examples = [SpeechSet(chunk).get(i, 0) for i in range(len(chunk))]
+            batch = self.collate(examples)
+            batch.pop("general")
+            batch = {k: v.to(self.acc.device) for k, v in batch.items()}
+            with self.acc.autocast():
+                if adapter:
+                    logits = peft_model(**batch).logits
+                else:
+                    with peft_model.disable_adapter():
+                        logits = peft_model(**batch).logits
+            mask = batch["labels"] != IGNORE
+            ce = F.cross_entropy(logits.float()[mask], batch["labels"][mask], reduction="sum")
+            total += float(ce)
+            tokens += int(mask.sum())
+        peft_model.train()
+        return total / max(1, tokens)
+
+    # --- checkpoints ----------------------------------------------------------------------
+
+    def save_checkpoint(self, step: int) -> Path:
+        final = self.run.checkpoints / f"step-{step:06d}"
+        tmp = self.run.checkpoints / f".step-{step:06d}.tmp"
+        if self.acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        self.acc.wait_for_everyone()
+        torch.save(torch.get_rng_state(), tmp / f"rng-{self.acc.process_index}.pt")
+        self.acc.wait_for_everyone()
+        if self.acc.is_main_process:
+            self.acc.unwrap_model(self.model).save_pretrained(tmp)
+            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+            (tmp / "state.json").write_text(
+                json.dumps({"step": step, "total_steps": self.total_steps})
+            )
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            done = sorted(
+                p for p in self.run.checkpoints.glob("step-*") if (p / "state.json").is_file()
+            )
+            for old in done[:-KEEP_CHECKPOINTS]:
+                shutil.rmtree(old, ignore_errors=True)
+        self.acc.wait_for_everyone()
+        return final
+
+    def load_checkpoint(self, path: Path) -> int:
+        weights = load_file(str(path / "adapter_model.safetensors"))
+        set_peft_model_state_dict(self.acc.unwrap_model(self.model), weights)
+        self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+        self.scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+        rng = path / f"rng-{self.acc.process_index}.pt"
+        if rng.is_file():
+            torch.set_rng_state(torch.load(rng, weights_only=True))
+        return int(json.loads((path / "state.json").read_text())["step"])
+
+    def save_adapter(self) -> Path:
+        """Write the adapter whole or not at all: a temporary folder renamed into place."""
+        final = self.run.adapter
+        if self.acc.is_main_process:
+            tmp = self.run.root / ".adapter.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.acc.unwrap_model(self.model).save_pretrained(tmp)
+            info = {
+                "recipe": self.recipe.name,
+                "base_model": self.recipe.base_model,
+                "language": self.recipe.language,
+                **self.summary.to_dict(),
+            }
+            (tmp / ADAPTER_MARKER).write_text(json.dumps(info, indent=2))
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        self.acc.wait_for_everyone()
+        return final
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def train(self, resume: bool = False, progress: bool | None = None) -> TrainResult:
+        run, spec, main = self.run, self.recipe.train, self.acc.is_main_process
+        start = 0
+        if resume:
+            checkpoint = run.latest_checkpoint()
+            if checkpoint is None:
+                self.log(f"{run.root}: no checkpoint to resume from; starting at step 0")
+            else:
+                start = self.load_checkpoint(checkpoint)
+                self.log(f"resumed from {checkpoint.name} (step {start} of {self.total_steps})")
+        if main:
+            run.recipe.write_text(recipe_to_yaml(self.recipe))
+            run.stop_file.unlink(missing_ok=True)
+            run.write_status(
+                state="running",
+                pid=os.getpid(),
+                step=start,
+                total_steps=self.total_steps,
+                epoch=start * spec.gradient_accumulation / self.plan.batches_per_epoch,
+                error=None,
+                adapter=self.summary.to_dict(),
+            )
+            n, trainable = len(self.summary.modules), self.summary.trainable_params
+            self.log(
+                f"LoRA on {n} modules: {trainable:,} of "
+                f"{self.summary.total_params:,} parameters trainable; "
+                f"{self.plan.n_train} train + {self.plan.n_replay} replay clips, "
+                f"{self.total_steps} steps"
+            )
+        guard = spec.max_general_loss_increase
+        base_general = self.general_loss(adapter=False) if (guard and self.general) else None
+        if base_general is not None and main:
+            run.append_metrics({"step": start, "general_loss_base": round(base_general, 5)})
+
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = None
+        if show and main:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.total_steps, initial=start, unit="step", dynamic_ncols=True)
+        t0, samples = time.time(), 0
+        state, step = "done", start
+        self.model.train()
+        while step < self.total_steps:
+            if run.stop_requested():
+                state = "stopped"
+                break
+            parts: dict[str, float] = {}
+            for micro in range(spec.gradient_accumulation):
+                index = step * spec.gradient_accumulation + micro
+                batch = self._batch(index)
+                samples += batch["labels"].shape[0] * self.acc.num_processes
+                with self.acc.accumulate(self.model):
+                    loss, parts = self._loss(batch)
+                    self.acc.backward(loss)
+                    if self.acc.sync_gradients and spec.max_grad_norm > 0:
+                        self.acc.clip_grad_norm_(self.model.parameters(), spec.max_grad_norm)
+                    self.optimizer.step()
+                    self.scheduler.step()
+                    self.optimizer.zero_grad()
+            step += 1
+            loss_value = float(self.acc.reduce(loss.detach(), reduction="mean"))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.3f}")
+            if step % spec.log_steps == 0 or step == self.total_steps:
+                elapsed = time.time() - t0
+                rate = (step - start) / elapsed if elapsed > 0 else 0.0
+                row = {
+                    "step": step,
+                    "epoch": round(
+                        step * spec.gradient_accumulation / self.plan.batches_per_epoch, 4
+                    ),
+                    "loss": round(loss_value, 5),
+                    **{k: round(v, 5) for k, v in parts.items()},
+                    "learning_rate": self.scheduler.get_last_lr()[0],
+                    "samples_per_s": round(samples / elapsed, 3) if elapsed > 0 else None,
+                }
+                if main:
+                    run.append_metrics(row)
+                    eta = (self.total_steps - step) / rate if rate > 0 else None
+                    run.write_status(
+                        step=step, epoch=row["epoch"], loss=row["loss"], eta_s=eta and round(eta)
+                    )
+                    if bar is None:
+                        lr = row["learning_rate"]
+                        self.log(
+                            f"step {step}/{self.total_steps} loss {row['loss']:.4f} lr {lr:.2e}"
+                        )
+            if guard and base_general is not None and step % spec.eval_steps == 0:
+                value = self.general_loss()
+                rise = value / base_general - 1
+                if main:
+                    run.append_metrics(
+                        {
+                            "step": step,
+                            "general_loss": round(value, 5),
+                            "general_loss_rise": round(rise, 5),
+                        }
+                    )
+                if rise > guard:
+                    self.log(
+                        f"forgetting guard: general-set loss rose {rise:.1%} over the base model "
+                        f"(limit {guard:.1%}); stopping at step {step}"
+                    )
+                    if main:
+                        run.write_status(stopped_by="forgetting guard")
+                    break
+            if step % spec.save_steps == 0 and step < self.total_steps:
+                self.save_checkpoint(step)
+        if bar is not None:
+            bar.close()
+        self.save_checkpoint(step)
+        adapter = self.save_adapter()
+        if main:
+            run.write_status(state=state, step=step, pid=None)
+            self.log(f"{state} at step {step}; adapter in {adapter}")
+        return TrainResult(state, step, self.total_steps, adapter, self.summary)
+
+
+def train_recipe(
+    recipe: Recipe,
+    run: RunDir,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train ``recipe`` into ``run``; the status says ``failed`` (with the error) if it fails."""
+    try:
+        trainer = Trainer(recipe, run, log=log)
+        return trainer.train(resume=resume, progress=progress)
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt):
+            run.root.mkdir(parents=True, exist_ok=True)
+            run.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", pid=None)
+        else:
+            run.write_status(state="stopped", error="interrupted", pid=None)
+        raise
