@@ -6,8 +6,14 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the command imports the library lazily, so that --help is instant
+    from workbench.models.loading import LoadedModel
+    from workbench.recipe import Recipe
+    from workbench.runs import RunDir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -40,7 +46,7 @@ def cmd_recipe_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_recipe(path: Path, overrides: list[str]):
+def _load_recipe(path: Path, overrides: list[str]) -> Recipe | None:
     from workbench.recipe import RecipeError, load_recipe
 
     try:
@@ -94,7 +100,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_logger(run):
+def _run_logger(run: RunDir) -> Callable[[str], None]:
     """Print, and append to train.log unless this process's output already goes there."""
     from workbench.runs import SUBPROCESS_ENV
 
@@ -176,7 +182,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     if status.get("state") not in ("done", "stopped"):
         _err(status.get("error") or "training failed; see train.log")
         return EXIT_FAILED
+    _quiet_transformers()
+    code = _evaluate(recipe, run.adapter, run.report)
+    print(f"({time.perf_counter() - start:.0f} s in all)")
+    return code
+
+
+def _evaluate(
+    recipe: Recipe,
+    adapter: Path,
+    out: Path,
+    data: list[str] | None = None,
+    prompt: bool | None = None,
+) -> int:
+    from workbench.data.prepare import DataError
+    from workbench.evaluate.compare import EvalError, evaluate_adapter, summary_table, write_report
+
+    try:
+        report = evaluate_adapter(
+            recipe, adapter, data=data, prompt=prompt, log=lambda m: print(m, flush=True)
+        )
+    except (EvalError, DataError) as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    written = write_report(report, out)
+    print("\n" + summary_table(report))
+    print("\nwritten: " + ", ".join(str(p) for p in written))
     return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    _quiet_transformers()
+    recipe = _load_recipe(args.recipe, args.overrides)
+    if recipe is None:
+        return EXIT_USAGE
+    out = args.out
+    if out is None:  # a run's adapter reports into its run folder
+        parent = args.adapter.resolve().parent
+        out = parent / "report.json" if (parent / "status.json").is_file() else Path("report.json")
+    return _evaluate(recipe, args.adapter, out, data=args.data, prompt=args.prompt)
 
 
 def cmd_augment(args: argparse.Namespace) -> int:
@@ -200,7 +244,7 @@ def cmd_augment(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load(spec: str):
+def _load(spec: str) -> LoadedModel | None:
     from workbench.models.bundled import ModelPackageError
     from workbench.models.loading import ModelLoadError, load_model
 
@@ -371,6 +415,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
     run.add_argument("--run-dir", type=Path, help="run folder (default: runs/<name>-<time>)")
     run.set_defaults(func=cmd_run)
+
+    evaluate = sub.add_parser("eval", help="compare the adapted model with the base model")
+    evaluate.add_argument("recipe", type=Path, help="recipe YAML file")
+    evaluate.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    evaluate.add_argument(
+        "--adapter", type=Path, required=True, help="adapter folder (a run's adapter/)"
+    )
+    evaluate.add_argument(
+        "--data",
+        action="append",
+        metavar="MANIFEST",
+        help="evaluate on this manifest (any accepted form), not the recipe's sets; repeatable",
+    )
+    evaluate.add_argument("--out", type=Path, help="report.json path (default: the run folder)")
+    evaluate.add_argument(
+        "--prompt",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also decode with the lexicon as prompt (default: the recipe's lexicon.prompt)",
+    )
+    evaluate.set_defaults(func=cmd_eval)
 
     augment = sub.add_parser(
         "augment", help="write one clip augmented by a recipe; print the drawn parameters (JSON)"

@@ -40,14 +40,18 @@ class DecodeOptions:
     num_beams: int = 1
     language: str | None = None  # multilingual models only; None detects the language
     task: str = "transcribe"
+    prompt: str | None = None  # text that conditions decoding, e.g. the lexicon's terms
 
     def generate_kwargs(self, loaded: LoadedModel) -> dict:
         max_positions = loaded.model.config.max_target_positions
-        kwargs: dict = {
-            "num_beams": self.num_beams,
-            "do_sample": False,
-            "max_new_tokens": max_positions - DECODER_PROMPT_ROOM,
-        }
+        kwargs: dict = {"num_beams": self.num_beams, "do_sample": False}
+        room = max_positions - DECODER_PROMPT_ROOM
+        if self.prompt:
+            ids = loaded.processor.tokenizer.get_prompt_ids(self.prompt, return_tensors="pt")
+            ids = ids[: max_positions // 4]  # leave most positions to the transcript
+            kwargs["prompt_ids"] = ids.to(loaded.model.device)
+            room -= len(ids)
+        kwargs["max_new_tokens"] = room
         if loaded.multilingual:  # English-only models refuse language and task
             kwargs["task"] = self.task
             if self.language:

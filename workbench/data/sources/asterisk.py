@@ -13,6 +13,7 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.sources._files import file_digest
+from workbench.recipe import AsteriskSource
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
@@ -29,7 +30,7 @@ def _check(sounds: Path, texts: Path) -> None:
 
 
 def prepare_asterisk(
-    spec,
+    spec: AsteriskSource,
     ctx: PrepareContext | None = None,
     sounds: Path = SOUNDS,
     texts: Path = TEXTS,
@@ -69,7 +70,10 @@ def prepare_asterisk(
 
 
 def fingerprint_asterisk(
-    spec, ctx: PrepareContext | None = None, sounds: Path = SOUNDS, texts: Path = TEXTS
+    spec: AsteriskSource,
+    ctx: PrepareContext | None = None,
+    sounds: Path = SOUNDS,
+    texts: Path = TEXTS,
 ) -> str:
     _check(sounds, texts)
     return file_digest(texts) + str(sorted(p.name for p in sounds.rglob("*.wav")))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows, inside
 from workbench.data.sources._files import tree_digest
+from workbench.recipe import AudioFolderSource, ManifestSource
 
 TEXT_KEYS = ("transcription", "text", "sentence")
 SPEAKER_KEYS = ("speaker", "speaker_id", "client_id")
@@ -38,7 +39,9 @@ def _rows(folder: Path) -> list[tuple[str, dict]]:
         return [(f"{table}:{reader.line_num}", dict(row)) for row in reader]
 
 
-def prepare_audiofolder(spec, ctx: PrepareContext | None = None) -> SourceRows:
+def prepare_audiofolder(
+    spec: AudioFolderSource | ManifestSource, ctx: PrepareContext | None = None
+) -> SourceRows:
     """Read an audiofolder's metadata into candidates."""
     folder = Path(spec.path)
     out = SourceRows()
@@ -74,5 +77,7 @@ def prepare_audiofolder(spec, ctx: PrepareContext | None = None) -> SourceRows:
     return out
 
 
-def fingerprint_audiofolder(spec, ctx: PrepareContext | None = None) -> str:
+def fingerprint_audiofolder(
+    spec: AudioFolderSource | ManifestSource, ctx: PrepareContext | None = None
+) -> str:
     return tree_digest(Path(spec.path))

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows
 from workbench.data.sources._files import file_digest, stat_digest
+from workbench.recipe import CsvSource, ManifestSource
 
 
-def _columns(spec) -> tuple[str, str]:
+def _columns(spec: CsvSource | ManifestSource) -> tuple[str, str]:
     return getattr(spec, "audio_column", "audio"), getattr(spec, "text_column", "text")
 
 
-def prepare_csv(spec, ctx: PrepareContext | None = None) -> SourceRows:
+def prepare_csv(spec: CsvSource | ManifestSource, ctx: PrepareContext | None = None) -> SourceRows:
     """Read a CSV table into candidates; a missing column stops the source with a problem."""
     path = Path(spec.path)
     audio_col, text_col = _columns(spec)
@@ -52,7 +53,7 @@ def prepare_csv(spec, ctx: PrepareContext | None = None) -> SourceRows:
     return out
 
 
-def fingerprint_csv(spec, ctx: PrepareContext | None = None) -> str:
+def fingerprint_csv(spec: CsvSource | ManifestSource, ctx: PrepareContext | None = None) -> str:
     path = Path(spec.path)
     audio_col, _ = _columns(spec)
     base = path.resolve().parent

@@ -17,9 +17,10 @@ from workbench.data.candidates import (
     SourceRows,
 )
 from workbench.data.sources._files import tree_digest
+from workbench.recipe import DiskDatasetSource, ManifestSource
 
 
-def prepare_hf_disk(spec, ctx: PrepareContext) -> SourceRows:
+def prepare_hf_disk(spec: DiskDatasetSource | ManifestSource, ctx: PrepareContext) -> SourceRows:
     """Read a saved dataset (a ``Dataset``, or the ``train`` split of a ``DatasetDict``)."""
     import datasets
 
@@ -76,5 +77,7 @@ def prepare_hf_disk(spec, ctx: PrepareContext) -> SourceRows:
     return out
 
 
-def fingerprint_hf_disk(spec, ctx: PrepareContext | None = None) -> str:
+def fingerprint_hf_disk(
+    spec: DiskDatasetSource | ManifestSource, ctx: PrepareContext | None = None
+) -> str:
     return tree_digest(Path(spec.path))

@@ -12,6 +12,7 @@ from pathlib import Path
 from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows
 from workbench.data.manifest import ManifestError, parse_manifest_line
 from workbench.data.sources._files import file_digest, stat_digest
+from workbench.recipe import ManifestSource
 
 
 def manifest_kind(path: Path) -> str:
@@ -36,7 +37,7 @@ def _other_form(path: Path) -> tuple[Callable, Callable] | None:
     }.get(manifest_kind(path))
 
 
-def prepare_manifest(spec, ctx: PrepareContext) -> SourceRows:
+def prepare_manifest(spec: ManifestSource, ctx: PrepareContext) -> SourceRows:
     """Read a manifest (any accepted form) into candidates; bad lines become problems."""
     path = Path(spec.path)
     if other := _other_form(path):
@@ -78,7 +79,7 @@ def prepare_manifest(spec, ctx: PrepareContext) -> SourceRows:
     return out
 
 
-def fingerprint_manifest(spec, ctx: PrepareContext | None = None) -> str:
+def fingerprint_manifest(spec: ManifestSource, ctx: PrepareContext | None = None) -> str:
     path = Path(spec.path)
     if other := _other_form(path):
         return other[1](spec, ctx)

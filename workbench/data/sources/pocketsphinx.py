@@ -10,6 +10,7 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.sources._files import tree_digest
+from workbench.recipe import PocketsphinxSource
 
 ROOT = Path("/usr/share/pocketsphinx/test/data")
 APT = "apt-get install pocketsphinx-testdata"
@@ -26,7 +27,9 @@ def _listing(root: Path, name: str) -> Path:
     return listing
 
 
-def prepare_pocketsphinx(spec, ctx: PrepareContext | None = None, root: Path = ROOT) -> SourceRows:
+def prepare_pocketsphinx(
+    spec: PocketsphinxSource, ctx: PrepareContext | None = None, root: Path = ROOT
+) -> SourceRows:
     """The clips of ``spec.sets`` with their transcripts (``mister`` written as ``Mr.``)."""
     out = SourceRows()
     for name in spec.sets:
@@ -55,5 +58,7 @@ def prepare_pocketsphinx(spec, ctx: PrepareContext | None = None, root: Path = R
     return out
 
 
-def fingerprint_pocketsphinx(spec, ctx: PrepareContext | None = None, root: Path = ROOT) -> str:
+def fingerprint_pocketsphinx(
+    spec: PocketsphinxSource, ctx: PrepareContext | None = None, root: Path = ROOT
+) -> str:
     return "".join(tree_digest(_listing(root, name).parent) for name in spec.sets)

@@ -27,13 +27,14 @@ from workbench.data.sources._files import file_digest
 from workbench.data.templates import Sentence, TemplateError, fill, load_templates
 from workbench.data.tts import VoiceError, get_voice
 from workbench.paths import workbench_home
+from workbench.recipe import SynthSource
 from workbench.schema import to_data
 
 SYNTH_VERSION = 1
 MAX_TRIES = 30
 
 
-def _templates_path(spec, ctx: PrepareContext | None) -> Path:
+def _templates_path(spec: SynthSource, ctx: PrepareContext | None) -> Path:
     if spec.templates:
         return Path(spec.templates)
     if ctx is None or ctx.pack_dir is None:
@@ -41,7 +42,7 @@ def _templates_path(spec, ctx: PrepareContext | None) -> Path:
     return ctx.pack_dir / "templates.txt"
 
 
-def sentences_for(spec, ctx: PrepareContext) -> list[Sentence]:
+def sentences_for(spec: SynthSource, ctx: PrepareContext) -> list[Sentence]:
     """The sentences a synth source speaks (no audio): deterministic for ``spec.seed``."""
     if ctx.lexicon is None:
         raise SourceError("source synth: the recipe has no lexicon (set lexicon.path or a domain)")
@@ -108,7 +109,7 @@ def _cached_clip(voice_name: str, rate: float, spoken: str) -> Path:
     return path
 
 
-def prepare_synth(spec, ctx: PrepareContext) -> SourceRows:
+def prepare_synth(spec: SynthSource, ctx: PrepareContext) -> SourceRows:
     """Synthesize the sentences into the staging folder and return them as candidates."""
     sentences = sentences_for(spec, ctx)
     if spec.limit:
@@ -147,7 +148,7 @@ def prepare_synth(spec, ctx: PrepareContext) -> SourceRows:
     return out
 
 
-def fingerprint_synth(spec, ctx: PrepareContext | None = None) -> str:
+def fingerprint_synth(spec: SynthSource, ctx: PrepareContext | None = None) -> str:
     parts = [json.dumps(to_data(spec), sort_keys=True), str(SYNTH_VERSION)]
     parts.append(file_digest(_templates_path(spec, ctx)))
     if ctx is not None and ctx.lexicon is not None and ctx.lexicon.path:

@@ -1,0 +1,139 @@
+"""workbench eval: base vs adapted on the same audio; report.json per DESIGN.md section 9."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from workbench.evaluate.compare import EvalError, check_adapter
+from workbench.recipe import load_recipe
+from workbench.runs import RunDir
+from workbench.train.loop import train_recipe
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir, speech_manifests):
+    folder = tmp_path_factory.mktemp("evalrun")
+    recipe = folder / "recipe.yaml"
+    recipe.write_text(
+        f"""name: tiny-eval
+base_model: {tiny_model_dir}
+data:
+  train: [{{source: manifest, path: {speech_manifests["train"]}}}]
+  general: [{{source: manifest, path: {speech_manifests["general"]}}}]
+  eval_fraction: 0
+lora: {{rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}}
+train: {{batch_size: 2, max_steps: 2, learning_rate: 1.0e-2, log_steps: 1}}
+eval: {{batch_size: 4}}
+"""
+    )
+    run = RunDir(folder / "run")
+    train_recipe(load_recipe(recipe), run, log=lambda m: None)
+    return recipe, run
+
+
+def test_report_json_contract(trained, speech_manifests, tmp_path):
+    recipe, run = trained
+    out = tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "eval",
+            str(recipe),
+            "--adapter",
+            str(run.adapter),
+            "--data",
+            str(speech_manifests["replay"]),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert {"recipe", "base_model", "adapter", "sets"} <= set(report)
+    assert list(report["sets"]) == ["replay"]  # --data replaces the recipe's sets
+    data = report["sets"]["replay"]
+    assert data["n"] == 2
+    for system in ("base", "adapted"):
+        assert {
+            "wer",
+            "cer",
+            "term_recall",
+            "rtf",
+            "substitutions",
+            "deletions",
+            "insertions",
+        } <= set(data[system])
+    assert data["fixed"] + data["broken"] + data["unchanged"] == 2
+    low, high = data["wer_difference"]["ci95"]
+    assert low <= data["wer_difference"]["value"] <= high
+    u = data["utterances"][0]
+    assert {
+        "id",
+        "reference",
+        "base",
+        "adapted",
+        "base_wer",
+        "adapted_wer",
+        "base_alignment",
+    } <= set(u)
+    assert (tmp_path / "utterances.csv").read_text().startswith("set,id,status")
+    html = (tmp_path / "report.html").read_text()
+    assert "base vs adapted" in html and "<svg" in html
+    assert "WER" in result.stdout and "fixed" in result.stdout
+
+
+def test_recipe_sets_and_default_output_in_the_run_folder(trained):
+    recipe, run = trained
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "eval", str(recipe), "--adapter", str(run.adapter)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(run.report.read_text())
+    assert list(report["sets"]) == ["general"]
+
+
+def test_base_and_adapted_differ_only_by_the_adapter(trained, tmp_path):
+    """With the adapter's weights zeroed, adapted decodes exactly as base: difference 0."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    recipe, run = trained
+    zero = tmp_path / "zero_adapter"
+    shutil.copytree(run.adapter, zero)
+    weights = load_file(str(zero / "adapter_model.safetensors"))
+    save_file(
+        {k: torch.zeros_like(v) for k, v in weights.items()},
+        str(zero / "adapter_model.safetensors"),
+    )
+    from workbench.evaluate.compare import evaluate_adapter
+
+    report = evaluate_adapter(load_recipe(recipe), zero, log=lambda m: None)
+    general = report["sets"]["general"]
+    assert general["wer_difference"] == {"value": 0.0, "ci95": [0.0, 0.0]}
+    assert [u["base"] for u in general["utterances"]] == [
+        u["adapted"] for u in general["utterances"]
+    ]
+    assert general["unchanged"] == general["n"]
+
+
+def test_an_adapter_for_another_model_is_refused(trained, tmp_path):
+    recipe, run = trained
+    other = load_recipe(recipe, ["base_model=bundled:tiny.en"])
+    with pytest.raises(EvalError, match="made for base model"):
+        check_adapter(run.adapter, other)
+    with pytest.raises(EvalError, match="not an adapter"):
+        check_adapter(tmp_path, other)

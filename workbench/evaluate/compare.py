@@ -1,0 +1,286 @@
+"""The side-by-side evaluation: base and adapted model on the same audio, same decoding.
+
+One model is loaded and the adapter applied without merging; the base model is the same
+weights with the adapter disabled. Both decode with the same settings and are scored with
+the same normalizer. The result is ``report.json`` (a contract, DESIGN.md section 9),
+``utterances.csv`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from peft import PeftModel
+
+from workbench.audio import SAMPLE_RATE, load_audio
+from workbench.data.manifest import Utterance
+from workbench.data.prepare import prepare_data, recipe_lexicon
+from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
+from workbench.evaluate.normalize import get_normalizer
+from workbench.evaluate.terms import TermRecall, term_recall
+from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon
+from workbench.models.loading import load_model
+from workbench.recipe import DataSpec, ManifestSource, Recipe
+from workbench.runs import write_json_atomic
+from workbench.transcribe import DecodeOptions, Transcriber
+
+ADAPTER_MARKER = "workbench_adapter.json"
+
+
+class EvalError(RuntimeError):
+    """An evaluation that cannot run: no sets, an adapter for another base model."""
+
+
+def _figures(s: SetScore, recall: TermRecall | None, seconds: float, audio_s: float) -> dict:
+    return {
+        "wer": round(s.wer, 4),
+        "cer": round(s.cer, 4),
+        "substitutions": s.substitutions,
+        "deletions": s.deletions,
+        "insertions": s.insertions,
+        "ref_words": s.ref_words,
+        "term_recall": None if recall is None or recall.recall is None else round(recall.recall, 4),
+        "term_recall_by_category": {}
+        if recall is None
+        else {k: round(v, 4) for k, v in recall.category_recall().items()},
+        "rtf": round(seconds / audio_s, 4) if audio_s else None,
+    }
+
+
+def compare_set(
+    utts: list[Utterance],
+    hyps: dict[str, list[str]],
+    timing: dict[str, float],
+    normalize: Callable[[str], str],
+    lexicon: Lexicon | None,
+    spaced: bool,
+) -> dict:
+    """Figures and per-utterance detail for one set. ``hyps`` maps system name to texts;
+    it holds ``base`` and ``adapted`` and, with prompting, ``base_prompt``/``adapted_prompt``."""
+    refs = [u.text for u in utts]
+    audio_s = sum(u.duration or 0.0 for u in utts)
+    scores = {name: score(refs, texts, normalize, spaced=spaced) for name, texts in hyps.items()}
+    recalls = {
+        name: term_recall(refs, texts, lexicon, normalize, spaced=spaced) if lexicon else None
+        for name, texts in hyps.items()
+    }
+    base, adapted = scores["base"], scores["adapted"]
+    diff, low, high = wer_difference_interval(base, adapted)
+    status = []
+    utterances = []
+    for i, utt in enumerate(utts):
+        b, a = base.errors[i], adapted.errors[i]
+        state = "fixed" if a < b else "broken" if a > b else "unchanged"
+        status.append(state)
+        row = {
+            "id": utt.id,
+            "audio": utt.audio,
+            "reference": utt.text,
+            "base": hyps["base"][i],
+            "adapted": hyps["adapted"][i],
+            "base_wer": round(base.utterance_wer(i), 4),
+            "adapted_wer": round(adapted.utterance_wer(i), 4),
+            "status": state,
+            "base_alignment": base.alignments[i],
+            "adapted_alignment": adapted.alignments[i],
+        }
+        if lexicon:
+            said = [t.term for t in lexicon.find_terms(utt.text, normalize, spaced=spaced)]
+            got = {
+                name: {t.term for t in lexicon.find_terms(hyps[name][i], normalize, spaced=spaced)}
+                for name in ("base", "adapted")
+            }
+            row["terms"] = said
+            row["terms_missed_by_base"] = [t for t in said if t not in got["base"]]
+            row["terms_missed_by_adapted"] = [t for t in said if t not in got["adapted"]]
+            row["terms_recovered"] = [
+                t for t in said if t not in got["base"] and t in got["adapted"]
+            ]
+        utterances.append(row)
+    out = {
+        "n": len(utts),
+        "audio_seconds": round(audio_s, 2),
+        **{name: _figures(scores[name], recalls[name], timing[name], audio_s) for name in hyps},
+        "wer_difference": {"value": round(diff, 4), "ci95": [round(low, 4), round(high, 4)]},
+        "fixed": status.count("fixed"),
+        "broken": status.count("broken"),
+        "unchanged": status.count("unchanged"),
+        "utterances": utterances,
+    }
+    if lexicon and recalls["base"] is not None:
+        out["terms_missed_by_base"] = dict(recalls["base"].missed.most_common())
+    return out
+
+
+def _sets(
+    recipe: Recipe, data: list[str] | None, log: Callable[[str], None]
+) -> dict[str, list[Utterance]]:
+    if data:
+        sets = {}
+        for path in data:
+            one = dataclasses.replace(
+                recipe,
+                data=DataSpec(
+                    eval=[ManifestSource(path=str(Path(path).resolve()))], eval_fraction=0
+                ),
+            )
+            sets[Path(path).stem or "data"] = prepare_data(one, log=log).utterances("eval")
+        return sets
+    prepared = prepare_data(recipe, log=log)
+    return {
+        name: prepared.utterances(name) for name in ("eval", "general") if prepared.utterances(name)
+    }
+
+
+def check_adapter(adapter: Path, recipe: Recipe) -> None:
+    """Refuse an adapter folder that is incomplete or made for another base model."""
+    if (
+        not (adapter / "adapter_config.json").is_file()
+        or not (adapter / "adapter_model.safetensors").is_file()
+    ):
+        raise EvalError(
+            f"{adapter}: not an adapter (expected adapter_config.json, adapter_model.safetensors)"
+        )
+    marker = adapter / ADAPTER_MARKER
+    if marker.is_file():
+        made_for = json.loads(marker.read_text()).get("base_model")
+        if made_for and made_for != recipe.base_model:
+            raise EvalError(
+                f"{adapter}: made for base model {made_for}, the recipe uses {recipe.base_model}"
+            )
+
+
+def evaluate_adapter(
+    recipe: Recipe,
+    adapter: str | Path,
+    *,
+    data: list[str] | None = None,
+    prompt: bool | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Decode every set with base and adapted model; return the report (see module doc).
+
+    ``prompt`` (default: the recipe's ``lexicon.prompt``) adds both systems decoded with the
+    lexicon as prompt, so prompting alone can be compared with training.
+    """
+    adapter = Path(adapter)
+    check_adapter(adapter, recipe)
+    sets = _sets(recipe, data, log)
+    if not sets:
+        raise EvalError(
+            f"recipe {recipe.name!r} has no eval or general data, and no --data was given"
+        )
+    lexicon = recipe_lexicon(recipe)
+    prompt = recipe.lexicon.prompt if prompt is None else prompt
+    loaded = load_model(recipe.base_model)
+    loaded.model = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
+    options = DecodeOptions(num_beams=recipe.eval.num_beams, language=recipe.language)
+    language = recipe.language or "en"
+    normalize = get_normalizer(language)
+    spaced = language not in UNSPACED_LANGUAGES
+    systems = {"base": (False, None), "adapted": (True, None)}
+    if prompt and lexicon:
+        text = lexicon.prompt_text()
+        systems |= {"base_prompt": (False, text), "adapted_prompt": (True, text)}
+    report: dict = {
+        "recipe": recipe.name,
+        "base_model": recipe.base_model,
+        "adapter": str(adapter.resolve()),
+        "decoding": {
+            "num_beams": options.num_beams,
+            "language": recipe.language,
+            "normalizer": language,
+        },
+        "sets": {},
+    }
+    for name, utts in sets.items():
+        audio = [load_audio(u.audio) for u in utts]
+        for u, a in zip(utts, audio, strict=True):
+            u.duration = u.duration or len(a) / SAMPLE_RATE
+        hyps, timing = {}, {}
+        for system, (with_adapter, prompt_text) in systems.items():
+            log(f"{name}: decoding {len(utts)} clips with the {system.replace('_', ' + ')} model")
+            transcriber = Transcriber(
+                loaded,
+                dataclasses.replace(options, prompt=prompt_text),
+                batch_size=recipe.eval.batch_size,
+            )
+            start = time.perf_counter()
+            if with_adapter:
+                hyps[system] = transcriber.transcribe_arrays(audio)
+            else:
+                with loaded.model.disable_adapter():
+                    hyps[system] = transcriber.transcribe_arrays(audio)
+            timing[system] = time.perf_counter() - start
+        report["sets"][name] = compare_set(utts, hyps, timing, normalize, lexicon, spaced)
+    return report
+
+
+def write_report(report: dict, out: str | Path) -> list[Path]:
+    """``report.json`` at ``out``, with ``utterances.csv`` and ``report.html`` beside it."""
+    from workbench.evaluate.html import render_report
+
+    out = Path(out)
+    write_json_atomic(out, report)
+    table = out.with_name("utterances.csv")
+    with open(table, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            [
+                "set",
+                "id",
+                "status",
+                "base_wer",
+                "adapted_wer",
+                "reference",
+                "base",
+                "adapted",
+                "terms_recovered",
+            ]
+        )
+        for name, data in report["sets"].items():
+            for u in data["utterances"]:
+                writer.writerow(
+                    [
+                        name,
+                        u["id"],
+                        u["status"],
+                        u["base_wer"],
+                        u["adapted_wer"],
+                        u["reference"],
+                        u["base"],
+                        u["adapted"],
+                        "; ".join(u.get("terms_recovered", [])),
+                    ]
+                )
+    page = out.with_name("report.html")
+    page.write_text(render_report(report), encoding="utf-8")
+    return [out, table, page]
+
+
+def summary_table(report: dict) -> str:
+    """The figures of every set as a plain-text table, base beside adapted."""
+    rows = [("SET", "N", "SYSTEM", "WER", "CER", "TERM RECALL")]
+    for name, data in report["sets"].items():
+        for system in ("base", "adapted", "base_prompt", "adapted_prompt"):
+            if system in data:
+                f = data[system]
+                recall = "-" if f["term_recall"] is None else f"{f['term_recall']:.3f}"
+                rows.append(
+                    (name, str(data["n"]), system, f"{f['wer']:.3f}", f"{f['cer']:.3f}", recall)
+                )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    for name, data in report["sets"].items():
+        d = data["wer_difference"]
+        lines.append(
+            f"{name}: WER {100 * d['value']:+.1f} points (95% CI {100 * d['ci95'][0]:+.1f} to "
+            f"{100 * d['ci95'][1]:+.1f}); fixed {data['fixed']}, broken {data['broken']}, "
+            f"unchanged {data['unchanged']}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""``report.html``: the side-by-side report as one self-contained page (inline SVG plots)."""
+
+from __future__ import annotations
+
+from html import escape
+
+COLORS = {
+    "base": "#8a8f98",
+    "adapted": "#2f7de1",
+    "base_prompt": "#c49a3a",
+    "adapted_prompt": "#3aa57a",
+}
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2330;max-width:1200px}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #d5d9e0;padding:.3rem .6rem;text-align:left}
+th{background:#f2f4f7}.num{text-align:right;font-variant-numeric:tabular-nums}
+.sub{background:#ffe2a8}.del{background:#ffc9c9;text-decoration:line-through}.ins{background:#c9e7ff}
+.fixed{color:#1d7a3a}.broken{color:#b3261e}.muted{color:#6b7280}
+svg text{font:12px system-ui,sans-serif}
+"""
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _bars(title: str, groups: dict[str, dict[str, float | None]], width: int = 560) -> str:
+    """Grouped horizontal bars: one group per label, one bar per system, values in [0, 1]."""
+    rows = []
+    y = 24
+    for label, values in groups.items():
+        rows.append(f'<text x="0" y="{y + 10}">{escape(label)}</text>')
+        for system, value in values.items():
+            v = 0.0 if value is None else max(0.0, min(1.0, value))
+            w = int(v * (width - 260))
+            rows.append(
+                f'<rect x="170" y="{y}" width="{w}" height="12" fill="{COLORS.get(system, "#999")}"/>'
+                f'<text x="{176 + w}" y="{y + 10}">{escape(system)} {_pct(value)}</text>'
+            )
+            y += 15
+        y += 8
+    head = f'<text x="0" y="14" font-weight="bold">{escape(title)}</text>'
+    return f'<svg width="{width}" height="{y + 4}" role="img">{head}{"".join(rows)}</svg>'
+
+
+def _aligned(chunks: list[dict], side: str) -> str:
+    out = []
+    for c in chunks:
+        if c["op"] == "equal":
+            out.append(escape(c[side]))
+        elif c["op"] == "substitute":
+            out.append(f'<span class="sub" title="{escape(c["ref"])}">{escape(c[side])}</span>')
+        elif c["op"] == "delete" and side == "ref":
+            out.append(f'<span class="del">{escape(c["ref"])}</span>')
+        elif c["op"] == "insert" and side == "hyp":
+            out.append(f'<span class="ins">{escape(c["hyp"])}</span>')
+    return " ".join(x for x in out if x)
+
+
+def render_report(report: dict) -> str:
+    systems = [s for s in ("base", "adapted", "base_prompt", "adapted_prompt")]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(report['recipe'])}: "
+        f"base vs adapted</title><style>{STYLE}</style></head><body>",
+        f"<h1>{escape(report['recipe'])}: base vs adapted</h1>",
+        f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "
+        f"beams {report['decoding']['num_beams']}</p>",
+        "<table><tr><th>set</th><th>n</th><th>system</th><th>WER</th><th>CER</th><th>term recall</th>"
+        "<th>S / D / I</th><th>RTF</th></tr>",
+    ]
+    for name, data in report["sets"].items():
+        present = [s for s in systems if s in data]
+        for i, system in enumerate(present):
+            f = data[system]
+            lead = (
+                f"<td rowspan='{len(present) + 1}'>{escape(name)}</td><td rowspan='{len(present) + 1}' class='num'>{data['n']}</td>"
+                if i == 0
+                else ""
+            )
+            parts.append(
+                f"<tr>{lead}<td>{system}</td><td class='num'>{_pct(f['wer'])}</td><td class='num'>{_pct(f['cer'])}</td>"
+                f"<td class='num'>{_pct(f['term_recall'])}</td><td class='num'>{f['substitutions']} / "
+                f"{f['deletions']} / {f['insertions']}</td><td class='num'>{f['rtf']}</td></tr>"
+            )
+        d = data["wer_difference"]
+        parts.append(
+            f"<tr><td>difference</td><td class='num' colspan='5'>WER {100 * d['value']:+.1f} points "
+            f"(95% CI {100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f}); fixed {data['fixed']}, "
+            f"broken {data['broken']}, unchanged {data['unchanged']}</td></tr>"
+        )
+    parts.append("</table>")
+    parts.append(
+        _bars(
+            "WER per set (lower is better)",
+            {n: {s: d[s]["wer"] for s in systems if s in d} for n, d in report["sets"].items()},
+        )
+    )
+    for name, data in report["sets"].items():
+        cats = sorted(
+            set().union(*(data[s]["term_recall_by_category"] for s in systems if s in data))
+        )
+        if cats:
+            parts.append(
+                _bars(
+                    f"term recall by category: {name}",
+                    {
+                        c: {
+                            s: data[s]["term_recall_by_category"].get(c)
+                            for s in ("base", "adapted")
+                        }
+                        for c in cats
+                    },
+                )
+            )
+        total = {
+            s: data[s]["substitutions"] + data[s]["deletions"] + data[s]["insertions"]
+            for s in ("base", "adapted")
+        }
+        parts.append(
+            _bars(
+                f"error types: {name} (share of each system's errors)",
+                {
+                    k: {
+                        s: (data[s][k] / total[s] if total[s] else 0.0) for s in ("base", "adapted")
+                    }
+                    for k in ("substitutions", "deletions", "insertions")
+                },
+            )
+        )
+    for name, data in report["sets"].items():
+        parts.append(
+            f"<h2>{escape(name)}: every utterance</h2><table><tr><th>id</th><th>status</th><th>reference</th><th>base</th><th>adapted</th></tr>"
+        )
+        for u in data["utterances"]:
+            parts.append(
+                f"<tr><td>{escape(u['id'])}</td><td class='{u['status']}'>{u['status']}</td>"
+                f"<td>{_aligned(u['adapted_alignment'], 'ref')}</td>"
+                f"<td>{_aligned(u['base_alignment'], 'hyp')} <span class='muted'>({_pct(u['base_wer'])})</span></td>"
+                f"<td>{_aligned(u['adapted_alignment'], 'hyp')} <span class='muted'>({_pct(u['adapted_wer'])})</span></td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
