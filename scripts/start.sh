@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/workbench demo "$@"
+# The built-in default: the shipped medical recipe, prepared, trained and compared.
+exec .venv/bin/workbench run data_recipes/medical_tiny-en_lora.yaml "$@"

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,8 @@ def _quiet_transformers() -> None:
 
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
+    # peft calls a transformers helper that transformers 5 renamed; not the user's concern.
+    warnings.filterwarnings("ignore", ".*is_gradient_checkpointing.*", FutureWarning)
 
 
 def _err(message: str) -> None:
@@ -257,27 +260,64 @@ def _load(spec: str) -> LoadedModel | None:
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     _quiet_transformers()
-    from workbench.transcribe import DecodeOptions, Transcriber
+    from workbench.export.adapter_check import AdapterError
+    from workbench.transcribe import AdapterSet, DecodeOptions, Transcriber
 
     loaded = _load(args.model)
     if loaded is None:
         return EXIT_USAGE
-    options = DecodeOptions(num_beams=args.beams, language=args.language)
+    try:
+        adapters = AdapterSet(loaded, args.adapter or [])
+    except AdapterError as exc:
+        _err(f"--adapter: {exc}")
+        return EXIT_USAGE
+    prompt = None
+    if args.lexicon_prompt:
+        prompt = adapters.prompt_text()
+        if prompt is None:
+            _err("--lexicon-prompt needs an adapter package with its lexicon.tsv")
+            return EXIT_USAGE
+    options = DecodeOptions(num_beams=args.beams, language=args.language, prompt=prompt)
     try:
         transcriber = Transcriber(loaded, options, batch_size=args.batch_size)
     except ValueError as exc:
         _err(f"--language: {exc}")
         return EXIT_USAGE
     failed = 0
-    for result in transcriber.transcribe_files(args.audio):
-        if result.ok:
-            print(f"{result.path}\t{result.text}", flush=True)
-        else:
-            failed += 1
-            _err(result.error or "")
+    for name in adapters.names or [None]:
+        adapters.activate(name)  # the base stays loaded; only the adapter switches
+        prefix = f"{name}\t" if len(adapters.names) > 1 else ""
+        for result in transcriber.transcribe_files(args.audio):
+            if result.ok:
+                print(f"{result.path}\t{prefix}{result.text}", flush=True)
+            else:
+                failed += 1
+                _err(result.error or "")
     if failed:
-        print(f"{failed} of {len(args.audio)} file(s) failed", file=sys.stderr)
+        print(f"{failed} transcription(s) failed", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    _quiet_transformers()
+    from workbench.export.adapter_check import AdapterError
+    from workbench.export.package import ExportError, export_ct2, export_merged, export_peft
+
+    run = args.run_dir
+    out = args.out or run / "export" / args.format
+    try:
+        if args.format == "peft":
+            folder, archive = export_peft(run, out)
+            print(f"adapter package: {folder}\nzip: {archive}")
+        elif args.format == "merged":
+            print(f"merged model: {export_merged(run, out)}")
+        else:
+            folder = export_ct2(run, out, args.quantization)
+            print(f"faster-whisper model ({args.quantization}): {folder}")
+    except (ExportError, AdapterError) as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _folder_size(path: Path) -> int:
@@ -437,6 +477,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(func=cmd_eval)
 
+    export = sub.add_parser(
+        "export", help="package a run's adapter, merged model or CTranslate2 model"
+    )
+    export.add_argument("run_dir", type=Path, help="the run folder")
+    export.add_argument("--format", choices=("peft", "merged", "ct2"), default="peft")
+    export.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/export/FORMAT)")
+    export.add_argument(
+        "--quantization",
+        default="int8",
+        choices=("int8", "int8_float32", "float16", "float32"),
+        help="ct2 only: weight type of the faster-whisper model",
+    )
+    export.set_defaults(func=cmd_export)
+
     augment = sub.add_parser(
         "augment", help="write one clip augmented by a recipe; print the drawn parameters (JSON)"
     )
@@ -457,6 +511,16 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--language", help="language code, multilingual models only")
     transcribe.add_argument("--beams", type=int, default=1, help="beam size (1: greedy)")
     transcribe.add_argument("--batch-size", type=int, default=8)
+    transcribe.add_argument(
+        "--adapter",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="an adapter (package or run's adapter/); repeat to compare several on one base",
+    )
+    transcribe.add_argument(
+        "--lexicon-prompt", action="store_true", help="bias decoding with the adapter's lexicon"
+    )
     transcribe.set_defaults(func=cmd_transcribe)
 
     models = sub.add_parser("models", help="list the bundled models and their cache state")

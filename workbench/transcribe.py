@@ -144,3 +144,52 @@ class Transcriber:
         texts = self.transcribe_arrays([audio for _, audio in pending])
         for (path, _), text in zip(pending, texts, strict=True):
             yield TranscriptionResult(path, text=text)
+
+
+class AdapterSet:
+    """Adapters on one loaded base model, switched without reloading the base.
+
+    Each adapter is checked first (safetensors only; made for this base model, its targets
+    present, its shapes fitting) and loaded under its folder's name.
+    """
+
+    def __init__(self, loaded: LoadedModel, folders: Sequence[str | Path]) -> None:
+        from peft import PeftModel
+
+        from workbench.export.adapter_check import AdapterError, check_adapter_fits
+        from workbench.models.info import model_fingerprint
+
+        self.loaded = loaded
+        self.names: list[str] = []
+        self.folders: dict[str, Path] = {}
+        base = loaded.model  # checks look at the base model's own module names
+        base_sha = model_fingerprint(loaded.spec, loaded.path) if folders else None
+        for folder in map(Path, folders):
+            check_adapter_fits(folder, loaded.spec, base, base_sha)
+            name = folder.resolve().name
+            if name in self.folders:
+                name = f"{name}-{len(self.names)}"
+            if not self.names:
+                loaded.model = PeftModel.from_pretrained(
+                    loaded.model, str(folder), adapter_name=name
+                )
+            else:
+                loaded.model.load_adapter(str(folder), adapter_name=name)
+            if not isinstance(loaded.model, PeftModel):
+                raise AdapterError(f"{folder}: could not be applied")
+            self.names.append(name)
+            self.folders[name] = folder
+        loaded.model.eval()
+
+    def activate(self, name: str | None) -> None:
+        if name is not None:
+            self.loaded.model.set_adapter(name)
+
+    def prompt_text(self) -> str | None:
+        """The lexicon prompt of the first adapter that carries a ``lexicon.tsv``."""
+        from workbench.lexicon import load_lexicon
+
+        for folder in self.folders.values():
+            if (folder / "lexicon.tsv").is_file():
+                return load_lexicon(folder / "lexicon.tsv").prompt_text()
+        return None

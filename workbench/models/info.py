@@ -109,3 +109,26 @@ def model_info(spec: str) -> ModelInfo | None:
         int(config["decoder_layers"]),
         int(config.get("vocab_size", 0)),
     )
+
+
+def model_fingerprint(spec: str, path: str | None = None) -> str | None:
+    """A sha256 naming the base model's weights, so an adapter can be checked against it.
+
+    Bundled models: the pinned ``model.bin`` hash. Local folders (and a resolved hub
+    cache ``path``): the hash of their safetensors weights. None when unknowable offline.
+    """
+    import hashlib
+
+    source = resolve_model_source(spec)
+    if source.kind == "bundled":
+        return BUNDLED[source.location].sha256
+    folder = Path(path or source.location)
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as f:
+            while chunk := f.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()

@@ -27,6 +27,7 @@ from transformers import get_scheduler
 
 from workbench.augment.pipeline import ClipPool, build_augmenter
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
+from workbench.models.info import model_fingerprint
 from workbench.models.loading import load_model
 from workbench.recipe import Recipe, recipe_to_yaml
 from workbench.runs import RunDir
@@ -118,6 +119,7 @@ class Trainer:
         torch.manual_seed(spec.seed)
         loaded = load_model(recipe.base_model, device="cpu", dtype=torch.float32)
         self.processor = loaded.processor
+        self.base_path = loaded.path
         self.multilingual = loaded.multilingual
         try:
             model, self.summary = apply_lora(loaded.model, recipe.lora)
@@ -265,7 +267,9 @@ class Trainer:
             info = {
                 "recipe": self.recipe.name,
                 "base_model": self.recipe.base_model,
+                "base_sha256": model_fingerprint(self.recipe.base_model, self.base_path),
                 "language": self.recipe.language,
+                "rank": self.recipe.lora.rank,
                 **self.summary.to_dict(),
             }
             (tmp / ADAPTER_MARKER).write_text(json.dumps(info, indent=2))

@@ -1,0 +1,135 @@
+"""``workbench export RUN_DIR``: the adapter package, a merged model, a CTranslate2 folder.
+
+Every format is written into a temporary folder and renamed into place, so an export that
+fails half-way leaves nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from workbench.export.adapter_check import MARKER, read_adapter_info
+from workbench.export.model_card import model_card
+from workbench.recipe import Recipe, load_recipe
+from workbench.runs import RunDir
+
+if TYPE_CHECKING:
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+FORMATS = ("peft", "merged", "ct2")
+CT2_QUANTIZATIONS = ("int8", "int8_float32", "float16", "float32")
+
+
+class ExportError(RuntimeError):
+    """A run that cannot be exported (no adapter yet, a failed run)."""
+
+
+def _atomic_folder(out: Path, build: Callable[[Path], None]) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        build(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _run_parts(run_dir: str | Path) -> tuple[RunDir, dict]:
+    run = RunDir(run_dir)
+    if not run.adapter.is_dir():
+        state = run.status().get("state", "unknown")
+        raise ExportError(f"{run.root}: no adapter yet (run state: {state}); train it first")
+    return run, read_adapter_info(run.adapter)
+
+
+def export_peft(run_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
+    """The adapter package: folder and ``.zip`` with the adapter, recipe, lexicon, report
+    and a model card. Loadable with ``PeftModel.from_pretrained(base, folder)``."""
+    run, info = _run_parts(run_dir)
+    recipe = load_recipe(run.recipe, check_model=False)
+    report = json.loads(run.report.read_text()) if run.report.is_file() else None
+
+    def build(tmp: Path) -> None:
+        for name in ("adapter_config.json", "adapter_model.safetensors", MARKER):
+            if (run.adapter / name).is_file():
+                shutil.copy2(run.adapter / name, tmp / name)
+        shutil.copy2(run.recipe, tmp / "recipe.yaml")
+        lexicon = recipe.lexicon.path
+        if lexicon is None and recipe.domain:
+            from workbench.data.prepare import pack_dir
+
+            candidate = pack_dir(recipe) / "lexicon.tsv"
+            lexicon = str(candidate) if candidate.is_file() else None
+        if lexicon:
+            shutil.copy2(lexicon, tmp / "lexicon.tsv")
+        if report is not None:
+            shutil.copy2(run.report, tmp / "report.json")
+        status = run.status()
+        (tmp / "README.md").write_text(model_card(recipe, info, report, status))
+        (tmp / "EXPORT.yaml").write_text(
+            yaml.safe_dump(
+                {"format": "peft", "run": run.id, "files": sorted(p.name for p in tmp.iterdir())}
+            )
+        )
+
+    folder = _atomic_folder(Path(out), build)
+    archive = shutil.make_archive(str(folder), "zip", root_dir=folder)
+    return folder, Path(archive)
+
+
+def merged_model(
+    run_dir: str | Path,
+) -> tuple[WhisperForConditionalGeneration, WhisperProcessor, Recipe]:
+    """The base model with the adapter merged in (``merge_and_unload``), and its processor."""
+    import torch
+    from peft import PeftModel
+
+    from workbench.models.loading import load_model
+
+    run, _ = _run_parts(run_dir)
+    recipe = load_recipe(run.recipe, check_model=False)
+    loaded = load_model(recipe.base_model, device="cpu", dtype=torch.float32)
+    model = PeftModel.from_pretrained(loaded.model, str(run.adapter)).merge_and_unload()
+    return model.eval(), loaded.processor, recipe
+
+
+def export_merged(run_dir: str | Path, out: str | Path) -> Path:
+    """A standalone Hugging Face Whisper folder, for ``from_pretrained`` and pipelines."""
+    model, processor, _ = merged_model(run_dir)
+
+    def build(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+
+    return _atomic_folder(Path(out), build)
+
+
+def export_ct2(run_dir: str | Path, out: str | Path, quantization: str = "int8") -> Path:
+    """A faster-whisper model folder: CTranslate2's converter on the merged model."""
+    if quantization not in CT2_QUANTIZATIONS:
+        raise ExportError(
+            f"quantization {quantization!r}; expected one of {', '.join(CT2_QUANTIZATIONS)}"
+        )
+    from ctranslate2.converters import TransformersConverter
+
+    with tempfile.TemporaryDirectory() as merged:
+        export_merged(run_dir, Path(merged) / "model")
+
+        def build(tmp: Path) -> None:
+            converter = TransformersConverter(
+                str(Path(merged) / "model"), copy_files=["tokenizer.json"]
+            )
+            converter.convert(str(tmp), quantization=quantization, force=True)
+
+        return _atomic_folder(Path(out), build)
