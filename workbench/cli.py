@@ -187,6 +187,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     _quiet_transformers()
     code = _evaluate(recipe, run.adapter, run.report)
+    if code == EXIT_OK:
+        from workbench.export.package import export_peft
+
+        folder, archive = export_peft(run.root, run.root / "export" / "peft")
+        print(f"adapter package: {folder} ({archive.name})")
     print(f"({time.perf_counter() - start:.0f} s in all)")
     return code
 
@@ -450,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.set_defaults(func=cmd_train)
 
-    run = sub.add_parser("run", help="prepare the data, then train (as a subprocess)")
+    run = sub.add_parser("run", help="prepare, train (as a subprocess), evaluate, export")
     run.add_argument("recipe", type=Path, help="recipe YAML file")
     run.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
     run.add_argument("--run-dir", type=Path, help="run folder (default: runs/<name>-<time>)")
