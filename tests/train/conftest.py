@@ -7,9 +7,11 @@ import json
 import pytest
 from transformers import WhisperFeatureExtractor, WhisperProcessor
 
-from tests.conftest import LIBRIVOX, need_librivox, tiny_whisper_config
+from tests.conftest import need_librivox, tiny_whisper_config
+from workbench.data.sources.pocketsphinx import prepare_pocketsphinx
 from workbench.models.bundled import BUNDLED, meta_dir
 from workbench.models.convert import build_generation_config, build_tokenizer
+from workbench.recipe import PocketsphinxSource
 
 
 @pytest.fixture(scope="session")
@@ -35,20 +37,10 @@ def speech_manifests(tmp_path_factory):
     """Real recorded clips (pocketsphinx-testdata) as train, replay and general manifests."""
     need_librivox()
     folder = tmp_path_factory.mktemp("speech")
-    librivox = sorted(LIBRIVOX.glob("*.wav"))
-    cards = sorted((LIBRIVOX.parent / "cards").glob("*.wav"))
-    texts = {
-        line.rpartition("(")[2].strip(" )"): line.rpartition("(")[0]
-        .replace("<s>", "")
-        .replace("</s>", "")
-        .strip()
-        for listing in (
-            LIBRIVOX / "transcription",
-            LIBRIVOX.parent / "cards" / "cards.transcription",
-        )
-        for line in listing.read_text().splitlines()
-        if "(" in line
-    }
+    rows = prepare_pocketsphinx(PocketsphinxSource()).candidates  # 5 librivox, then 5 cards
+    texts = {c.audio.stem: c.text for c in rows}
+    librivox = [c.audio for c in rows[:5]]
+    cards = [c.audio for c in rows[5:]]
 
     def write(name, paths):
         rows = [{"id": p.stem, "audio": str(p), "text": texts[p.stem]} for p in paths]

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from workbench.evaluate.compare import EvalError, check_adapter
+from workbench.evaluate.compare import evaluate_adapter
+from workbench.export.adapter_check import AdapterError, read_adapter_info
 from workbench.recipe import load_recipe
 from workbench.runs import RunDir
 from workbench.train.loop import train_recipe
@@ -119,8 +120,6 @@ def test_base_and_adapted_differ_only_by_the_adapter(trained, tmp_path):
         {k: torch.zeros_like(v) for k, v in weights.items()},
         str(zero / "adapter_model.safetensors"),
     )
-    from workbench.evaluate.compare import evaluate_adapter
-
     report = evaluate_adapter(load_recipe(recipe), zero, log=lambda m: None)
     general = report["sets"]["general"]
     assert general["wer_difference"] == {"value": 0.0, "ci95": [0.0, 0.0]}
@@ -133,7 +132,7 @@ def test_base_and_adapted_differ_only_by_the_adapter(trained, tmp_path):
 def test_an_adapter_for_another_model_is_refused(trained, tmp_path):
     recipe, run = trained
     other = load_recipe(recipe, ["base_model=bundled:tiny.en"])
-    with pytest.raises(EvalError, match="made for base model"):
-        check_adapter(run.adapter, other)
-    with pytest.raises(EvalError, match="not an adapter"):
-        check_adapter(tmp_path, other)
+    with pytest.raises(AdapterError, match="made for base model"):
+        evaluate_adapter(other, run.adapter, log=lambda m: None)
+    with pytest.raises(AdapterError, match="not an adapter"):
+        read_adapter_info(tmp_path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,17 +22,17 @@ from workbench.data.prepare import prepare_data, recipe_lexicon
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
 from workbench.evaluate.terms import TermRecall, term_recall
+from workbench.export.adapter_check import check_adapter_fits, read_adapter_info
 from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon
+from workbench.models.info import model_fingerprint
 from workbench.models.loading import load_model
 from workbench.recipe import DataSpec, ManifestSource, Recipe
 from workbench.runs import write_json_atomic
 from workbench.transcribe import DecodeOptions, Transcriber
 
-ADAPTER_MARKER = "workbench_adapter.json"
-
 
 class EvalError(RuntimeError):
-    """An evaluation that cannot run: no sets, an adapter for another base model."""
+    """An evaluation that cannot run: no sets to evaluate."""
 
 
 def _figures(s: SetScore, recall: TermRecall | None, seconds: float, audio_s: float) -> dict:
@@ -137,24 +136,6 @@ def _sets(
     }
 
 
-def check_adapter(adapter: Path, recipe: Recipe) -> None:
-    """Refuse an adapter folder that is incomplete or made for another base model."""
-    if (
-        not (adapter / "adapter_config.json").is_file()
-        or not (adapter / "adapter_model.safetensors").is_file()
-    ):
-        raise EvalError(
-            f"{adapter}: not an adapter (expected adapter_config.json, adapter_model.safetensors)"
-        )
-    marker = adapter / ADAPTER_MARKER
-    if marker.is_file():
-        made_for = json.loads(marker.read_text()).get("base_model")
-        if made_for and made_for != recipe.base_model:
-            raise EvalError(
-                f"{adapter}: made for base model {made_for}, the recipe uses {recipe.base_model}"
-            )
-
-
 def evaluate_adapter(
     recipe: Recipe,
     adapter: str | Path,
@@ -169,7 +150,7 @@ def evaluate_adapter(
     lexicon as prompt, so prompting alone can be compared with training.
     """
     adapter = Path(adapter)
-    check_adapter(adapter, recipe)
+    read_adapter_info(adapter)  # refuse a broken or pickled package before any work
     sets = _sets(recipe, data, log)
     if not sets:
         raise EvalError(
@@ -178,6 +159,8 @@ def evaluate_adapter(
     lexicon = recipe_lexicon(recipe)
     prompt = recipe.lexicon.prompt if prompt is None else prompt
     loaded = load_model(recipe.base_model)
+    base_sha = model_fingerprint(recipe.base_model, loaded.path)
+    check_adapter_fits(adapter, recipe.base_model, loaded.model, base_sha)
     loaded.model = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
     options = DecodeOptions(num_beams=recipe.eval.num_beams, language=recipe.language)
     language = recipe.language or "en"

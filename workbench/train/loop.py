@@ -27,6 +27,7 @@ from transformers import get_scheduler
 
 from workbench.augment.pipeline import ClipPool, build_augmenter
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
+from workbench.export.adapter_check import MARKER as ADAPTER_MARKER
 from workbench.models.info import model_fingerprint
 from workbench.models.loading import load_model
 from workbench.recipe import Recipe, recipe_to_yaml
@@ -35,7 +36,6 @@ from workbench.train.adapters import AdapterSummary, apply_lora
 from workbench.train.batches import IGNORE, BatchPlan, Collator, LabelMaker, SpeechSet
 
 KEEP_CHECKPOINTS = 2
-ADAPTER_MARKER = "workbench_adapter.json"
 
 
 class TrainError(RuntimeError):
