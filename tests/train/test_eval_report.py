@@ -136,3 +136,20 @@ def test_an_adapter_for_another_model_is_refused(trained, tmp_path):
         evaluate_adapter(other, run.adapter, log=lambda m: None)
     with pytest.raises(AdapterError, match="not an adapter"):
         read_adapter_info(tmp_path)
+
+
+def test_merged_decoding_gives_the_unmerged_transcripts(trained, monkeypatch):
+    import workbench.evaluate.compare as compare
+
+    recipe, run = trained
+    merged = evaluate_adapter(load_recipe(recipe), run.adapter, log=lambda m: None)
+    assert merged["decoding"]["adapted_merged"] is True
+    monkeypatch.setattr(compare, "_merge_if_same", lambda loaded, audio: False)
+    unmerged = evaluate_adapter(load_recipe(recipe), run.adapter, log=lambda m: None)
+    assert unmerged["decoding"]["adapted_merged"] is False
+    for a, b in zip(
+        merged["sets"]["general"]["utterances"],
+        unmerged["sets"]["general"]["utterances"],
+        strict=True,
+    ):
+        assert (a["base"], a["adapted"]) == (b["base"], b["adapted"])
