@@ -34,22 +34,8 @@ def _err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
-def cmd_recipe_validate(args: argparse.Namespace) -> int:
-    from workbench.recipe import RecipeError, load_recipe
-
-    try:
-        recipe = load_recipe(args.recipe, args.overrides)
-    except RecipeError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        n = len(exc.problems)
-        print(f"{args.recipe}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"{args.recipe}: valid (recipe {recipe.name!r}, base model {recipe.base_model})")
-    return EXIT_OK
-
-
 def _load_recipe(path: Path, overrides: list[str]) -> Recipe | None:
+    """The recipe, or None after printing every problem (file:line: key: message)."""
     from workbench.recipe import RecipeError, load_recipe
 
     try:
@@ -57,7 +43,17 @@ def _load_recipe(path: Path, overrides: list[str]) -> Recipe | None:
     except RecipeError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        n = len(exc.problems)
+        print(f"{path}: {n} problem{'s' if n != 1 else ''}", file=sys.stderr)
         return None
+
+
+def cmd_recipe_validate(args: argparse.Namespace) -> int:
+    recipe = _load_recipe(args.recipe, args.overrides)
+    if recipe is None:
+        return EXIT_USAGE
+    print(f"{args.recipe}: valid (recipe {recipe.name!r}, base model {recipe.base_model})")
+    return EXIT_OK
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:
