@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from transformers.modeling_outputs import BaseModelOutput
 
 from workbench.audio import SAMPLE_RATE, AudioError, load_audio
 from workbench.features import log_mel
@@ -59,6 +61,18 @@ class DecodeOptions:
         return kwargs
 
 
+@dataclass
+class EncoderCache:
+    """Encoder outputs kept per batch, for decoding the same audio several times.
+
+    Valid only while the encoder's weights stay the same (e.g. base and adapted model when
+    the adapter touches only the decoder). ``seconds`` is the encoder time it saved once.
+    """
+
+    outputs: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
 class Transcriber:
     """Transcribes clips in batches; clips over 30 s go through Whisper's long-form path."""
 
@@ -83,13 +97,20 @@ class Transcriber:
         self.batch_size = batch_size
 
     @torch.inference_mode()
-    def transcribe_arrays(self, audios: Sequence[np.ndarray]) -> list[str]:
-        """Transcribe 16 kHz mono float32 arrays; returns one text per array, in order."""
+    def transcribe_arrays(
+        self, audios: Sequence[np.ndarray], encoder_cache: EncoderCache | None = None
+    ) -> list[str]:
+        """Transcribe 16 kHz mono float32 arrays; returns one text per array, in order.
+
+        With ``encoder_cache``, encoder outputs are taken from it (or computed and put in it),
+        so decoding the same audio again skips the encoder (clips of at most 30 s).
+        """
         texts: list[str | None] = [None] * len(audios)
         short = [i for i, a in enumerate(audios) if len(a) <= MAX_SHORT_SAMPLES]
         for start in range(0, len(short), self.batch_size):
             batch = short[start : start + self.batch_size]
-            for i, text in zip(batch, self._decode_short([audios[i] for i in batch]), strict=True):
+            decoded = self._decode_short([audios[i] for i in batch], encoder_cache, start)
+            for i, text in zip(batch, decoded, strict=True):
                 texts[i] = text
         for i, audio in enumerate(audios):
             if texts[i] is None:
@@ -103,8 +124,19 @@ class Transcriber:
         decoded = self.loaded.processor.batch_decode(ids, skip_special_tokens=True)
         return [text.strip() for text in decoded]
 
-    def _decode_short(self, audios: list[np.ndarray]) -> list[str]:
-        return self._generate(log_mel(self.loaded.processor.feature_extractor, audios))
+    def _decode_short(
+        self, audios: list[np.ndarray], cache: EncoderCache | None = None, key: int = 0
+    ) -> list[str]:
+        features = log_mel(self.loaded.processor.feature_extractor, audios)
+        if cache is None:
+            return self._generate(features)
+        if key not in cache.outputs:
+            model = self.loaded.model
+            start = time.perf_counter()
+            hidden = model.get_encoder()(features.to(model.device, model.dtype)).last_hidden_state
+            cache.seconds += time.perf_counter() - start
+            cache.outputs[key] = BaseModelOutput(last_hidden_state=hidden)
+        return self._generate(features, encoder_outputs=cache.outputs[key])
 
     def _decode_long(self, audio: np.ndarray) -> str:
         extractor = self.loaded.processor.feature_extractor

@@ -153,3 +153,24 @@ def test_merged_decoding_gives_the_unmerged_transcripts(trained, monkeypatch):
         strict=True,
     ):
         assert (a["base"], a["adapted"]) == (b["base"], b["adapted"])
+
+
+def test_a_decoder_only_adapter_shares_the_encoder_and_changes_nothing(
+    trained, tmp_path, monkeypatch
+):
+    import workbench.evaluate.compare as compare
+
+    recipe, _ = trained
+    decoder_only = load_recipe(recipe, ["lora.top_encoder_layers=0"])
+    run = RunDir(tmp_path / "dec")
+    train_recipe(decoder_only, run, log=lambda m: None)
+    shared = evaluate_adapter(decoder_only, run.adapter, log=lambda m: None)
+    assert shared["decoding"]["encoder_shared"] is True
+    monkeypatch.setattr(compare, "EncoderCache", lambda: None)  # decode without sharing
+    alone = evaluate_adapter(decoder_only, run.adapter, log=lambda m: None)
+    pairs = zip(
+        shared["sets"]["general"]["utterances"], alone["sets"]["general"]["utterances"], strict=True
+    )
+    for a, b in pairs:
+        assert (a["base"], a["adapted"]) == (b["base"], b["adapted"])
+    assert shared["sets"]["general"]["adapted"]["rtf"] > 0

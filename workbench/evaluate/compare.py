@@ -28,7 +28,7 @@ from workbench.models.info import model_fingerprint
 from workbench.models.loading import LoadedModel, load_model
 from workbench.recipe import DataSpec, ManifestSource, Recipe
 from workbench.runs import write_json_atomic
-from workbench.transcribe import DecodeOptions, Transcriber
+from workbench.transcribe import DecodeOptions, EncoderCache, Transcriber
 
 
 class EvalError(RuntimeError):
@@ -150,7 +150,11 @@ def evaluate_adapter(
     lexicon as prompt, so prompting alone can be compared with training.
     """
     adapter = Path(adapter)
-    read_adapter_info(adapter)  # refuse a broken or pickled package before any work
+    info = read_adapter_info(adapter)  # refuse a broken or pickled package before any work
+    targets = info["config"].get("target_modules") or []
+    # An adapter that leaves the encoder alone gives base and adapted the same encoder
+    # outputs: compute them once per clip (most of a CPU's decoding time).
+    share_encoder = not isinstance(targets, str) and not any(".encoder." in t for t in targets)
     sets = _sets(recipe, data, log)
     if not sets:
         raise EvalError(
@@ -192,6 +196,7 @@ def evaluate_adapter(
         for u, a in zip(utts, audio, strict=True):
             u.duration = u.duration or len(a) / SAMPLE_RATE
         hyps, timing = {}, {}
+        cache = EncoderCache() if share_encoder else None
         for system, (with_adapter, prompt_text) in systems.items():
             if with_adapter and not merged:
                 merged = _merge_if_same(loaded, audio[:2])
@@ -204,15 +209,19 @@ def evaluate_adapter(
                 dataclasses.replace(options, prompt=prompt_text),
                 batch_size=recipe.eval.batch_size,
             )
+            saved = cache.seconds if (cache is not None and cache.outputs) else 0.0
             start = time.perf_counter()
             if with_adapter:
-                hyps[system] = transcriber.transcribe_arrays(audio)
+                hyps[system] = transcriber.transcribe_arrays(audio, cache)
             else:
                 with loaded.model.disable_adapter():
-                    hyps[system] = transcriber.transcribe_arrays(audio)
-            timing[system] = time.perf_counter() - start
+                    hyps[system] = transcriber.transcribe_arrays(audio, cache)
+            # A system that reused the encoder outputs is charged their cost, so each RTF
+            # is what that system would take on its own.
+            timing[system] = time.perf_counter() - start + saved
         report["sets"][name] = compare_set(utts, hyps, timing, normalize, lexicon, spaced)
     report["decoding"]["adapted_merged"] = merged
+    report["decoding"]["encoder_shared"] = share_encoder
     if merged:
         loaded.model.unmerge_adapter()
     return report
