@@ -201,12 +201,13 @@ def _evaluate(
 ) -> int:
     from workbench.data.prepare import DataError
     from workbench.evaluate.compare import EvalError, evaluate_adapter, summary_table, write_report
+    from workbench.export.adapter_check import AdapterError
 
     try:
         report = evaluate_adapter(
             recipe, adapter, data=data, prompt=prompt, log=lambda m: print(m, flush=True)
         )
-    except (EvalError, DataError) as exc:
+    except (EvalError, DataError, AdapterError) as exc:
         _err(str(exc))
         return EXIT_FAILED
     written = write_report(report, out)

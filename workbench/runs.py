@@ -21,10 +21,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from workbench.fileio import write_text_atomic
 
 STATES = ("queued", "running", "done", "failed", "stopped")
 SUBPROCESS_ENV = "WORKBENCH_TRAIN_SUBPROCESS"  # set for a trainer whose stdout is train.log
@@ -41,17 +42,7 @@ def _now() -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(data, indent=2))
 
 
 def pid_alive(pid: int | None) -> bool:

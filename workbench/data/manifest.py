@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from workbench.fileio import write_text_atomic
 
 OPTIONAL = ("duration", "speaker", "lang", "domain")
 
@@ -87,14 +87,4 @@ def write_manifest(path: str | Path, utterances: Iterable[Utterance]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     base = path.resolve().parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for utt in utterances:
-                f.write(utt.to_json(base) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, "".join(utt.to_json(base) + "\n" for utt in utterances))
