@@ -289,19 +289,26 @@ def write_report(report: dict, out: str | Path) -> list[Path]:
     return [out, table, page]
 
 
-def summary_table(report: dict) -> str:
-    """The figures of every set as a plain-text table, base beside adapted."""
-    rows = [("SET", "N", "SYSTEM", "WER", "CER", "TERM RECALL")]
+SYSTEMS = ("base", "adapted", "base_prompt", "adapted_prompt")
+
+
+def figure_rows(report: dict) -> list[tuple[str, str, str, str, str, str]]:
+    """(set, n, system, WER, CER, term recall) for every set and system, as text."""
+    rows = []
     for name, data in report["sets"].items():
-        for system in ("base", "adapted", "base_prompt", "adapted_prompt"):
+        for system in SYSTEMS:
             if system in data:
                 f = data[system]
                 recall = "-" if f["term_recall"] is None else f"{f['term_recall']:.3f}"
                 rows.append(
                     (name, str(data["n"]), system, f"{f['wer']:.3f}", f"{f['cer']:.3f}", recall)
                 )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return rows
+
+
+def difference_lines(report: dict) -> list[str]:
+    """One sentence per set: the WER difference, its interval, fixed and broken counts."""
+    lines = []
     for name, data in report["sets"].items():
         d = data["wer_difference"]
         lines.append(
@@ -309,4 +316,12 @@ def summary_table(report: dict) -> str:
             f"{100 * d['ci95'][1]:+.1f}); fixed {data['fixed']}, broken {data['broken']}, "
             f"unchanged {data['unchanged']}"
         )
-    return "\n".join(lines)
+    return lines
+
+
+def summary_table(report: dict) -> str:
+    """The figures of every set as a plain-text table, base beside adapted."""
+    rows = [("SET", "N", "SYSTEM", "WER", "CER", "TERM RECALL"), *figure_rows(report)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines + difference_lines(report))

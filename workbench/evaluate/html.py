@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from workbench.evaluate.compare import SYSTEMS
+
 COLORS = {
     "base": "#8a8f98",
     "adapted": "#2f7de1",
@@ -58,7 +60,7 @@ def _aligned(chunks: list[dict], side: str) -> str:
 
 
 def render_report(report: dict) -> str:
-    systems = [s for s in ("base", "adapted", "base_prompt", "adapted_prompt")]
+    systems = list(SYSTEMS)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(report['recipe'])}: "
         f"base vs adapted</title><style>{STYLE}</style></head><body>",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import yaml
 
+from workbench.evaluate.compare import difference_lines, figure_rows
 from workbench.recipe import Recipe
-
-LANG = {None: "en"}
 
 
 def _figures_table(report: dict) -> str:
@@ -14,21 +13,8 @@ def _figures_table(report: dict) -> str:
         "| set | n | system | WER | CER | term recall |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name, data in report["sets"].items():
-        for system in ("base", "adapted", "base_prompt", "adapted_prompt"):
-            if system in data:
-                f = data[system]
-                recall = "–" if f["term_recall"] is None else f"{f['term_recall']:.3f}"
-                lines.append(
-                    f"| {name} | {data['n']} | {system} | {f['wer']:.3f} | {f['cer']:.3f} | {recall} |"
-                )
-    for name, data in report["sets"].items():
-        d = data["wer_difference"]
-        lines.append(
-            f"\n**{name}**: WER {100 * d['value']:+.1f} points (95% CI {100 * d['ci95'][0]:+.1f} to "
-            f"{100 * d['ci95'][1]:+.1f}); {data['fixed']} utterances fixed, {data['broken']} broken."
-        )
-    return "\n".join(lines)
+    lines += ["| " + " | ".join(row) + " |" for row in figure_rows(report)]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {line}" for line in difference_lines(report))
 
 
 def model_card(recipe: Recipe, info: dict, report: dict | None, status: dict) -> str:
