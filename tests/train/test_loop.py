@@ -181,3 +181,11 @@ def test_torchrun_two_cpu_processes(recipe_file, tmp_path):
     status = RunDir(run).status()
     assert status["state"] == "done" and status["step"] == 3
     assert (run / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_babble_draws_on_the_training_clips(recipe_file, tmp_path):
+    recipe = load_recipe(
+        recipe_file(), ["augment.noise.kinds=[babble]", "augment.noise.p=1", "train.max_steps=2"]
+    )
+    run = RunDir(tmp_path / "babble")
+    assert train_recipe(recipe, run, log=quiet).state == "done"

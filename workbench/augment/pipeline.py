@@ -19,6 +19,7 @@ from workbench.augment.noise import AddNoise
 from workbench.augment.room_reverb import RoomReverb
 from workbench.augment.speed_perturbation import SpeedPerturbation
 from workbench.augment.telephone_band import TelephoneBand
+from workbench.data.manifest import Utterance
 from workbench.recipe import AugmentSpec, Recipe
 
 PEAK_LIMIT = 0.99
@@ -93,18 +94,22 @@ class ClipPool:
         return self._cache[path]
 
 
-def recipe_augmenter(recipe: Recipe, log: Callable[[str], None] = print) -> Augmenter:
-    """The recipe's pipeline; babble (if asked for) draws on the prepared training set."""
+def recipe_augmenter(
+    recipe: Recipe, train: Sequence[Utterance] | None = None, log: Callable[[str], None] = print
+) -> Augmenter:
+    """The recipe's pipeline; babble (if asked for) draws on the training utterances
+    (``train``, or the recipe's prepared training set when not given)."""
     clips = None
     if recipe.augment.noise is not None and "babble" in recipe.augment.noise.kinds:
-        from workbench.data.prepare import prepare_data
+        if train is None:
+            from workbench.data.prepare import prepare_data
 
-        train = prepare_data(recipe, log=log).utterances("train")
-        clips = ClipPool([u.audio for u in train]) if train else None
-        if clips is None:
+            train = prepare_data(recipe, log=log).utterances("train")
+        if not train:
             raise ValueError(
                 "augment.noise.kinds: 'babble' needs training utterances; the train set is empty"
             )
+        clips = ClipPool([u.audio for u in train])
     return build_augmenter(recipe.augment, babble_clips=clips)
 
 

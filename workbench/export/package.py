@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from workbench.data.prepare import recipe_lexicon
 from workbench.export.adapter_check import MARKER, read_adapter_info
 from workbench.export.model_card import model_card
 from workbench.recipe import Recipe, load_recipe
@@ -65,14 +66,9 @@ def export_peft(run_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
             if (run.adapter / name).is_file():
                 shutil.copy2(run.adapter / name, tmp / name)
         shutil.copy2(run.recipe, tmp / "recipe.yaml")
-        lexicon = recipe.lexicon.path
-        if lexicon is None and recipe.domain:
-            from workbench.data.prepare import pack_dir
-
-            candidate = pack_dir(recipe) / "lexicon.tsv"
-            lexicon = str(candidate) if candidate.is_file() else None
-        if lexicon:
-            shutil.copy2(lexicon, tmp / "lexicon.tsv")
+        lexicon = recipe_lexicon(recipe)
+        if lexicon is not None and lexicon.path:
+            shutil.copy2(lexicon.path, tmp / "lexicon.tsv")
         if report is not None:
             shutil.copy2(run.report, tmp / "report.json")
         status = run.status()

@@ -25,7 +25,7 @@ from peft import set_peft_model_state_dict
 from safetensors.torch import load_file
 from transformers import get_scheduler
 
-from workbench.augment.pipeline import ClipPool, build_augmenter
+from workbench.augment.pipeline import recipe_augmenter
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.export.adapter_check import MARKER as ADAPTER_MARKER
 from workbench.models.info import model_fingerprint
@@ -115,6 +115,7 @@ class Trainer:
             raise TrainError(f"recipe {recipe.name!r}: the train set is empty; check data.train")
         replay = self.prepared.utterances("replay")
         self.general = self.prepared.utterances("general")
+        self._general: list[dict[str, torch.Tensor]] | None = None
 
         torch.manual_seed(spec.seed)
         loaded = load_model(recipe.base_model, device="cpu", dtype=torch.float32)
@@ -128,12 +129,7 @@ class Trainer:
         run.root.mkdir(parents=True, exist_ok=True)
         _check_disk(run, self.summary)
 
-        babble = None
-        if recipe.augment.noise is not None and "babble" in recipe.augment.noise.kinds:
-            babble = ClipPool([u.audio for u in train])
-        self.data = SpeechSet(
-            train, replay, build_augmenter(recipe.augment, babble_clips=babble), spec.seed
-        )
+        self.data = SpeechSet(train, replay, recipe_augmenter(recipe, train), spec.seed)
         self.plan = BatchPlan.build(
             len(train), len(replay), spec.batch_size, spec.replay_ratio, spec.seed
         )
@@ -191,6 +187,18 @@ class Trainer:
             parts["kd"] = float(kd.detach())
         return loss, parts
 
+    def _general_batches(self) -> list[dict[str, torch.Tensor]]:
+        """The general set as collated batches, built once and kept (read every check)."""
+        if self._general is None:
+            size = self.recipe.train.batch_size
+            self._general = []
+            for start in range(0, len(self.general), size):
+                chunk = SpeechSet(self.general[start : start + size])
+                batch = self.collate([chunk.get(i, 0) for i in range(len(chunk))])
+                batch.pop("general")
+                self._general.append({k: v.to(self.acc.device) for k, v in batch.items()})
+        return self._general
+
     @torch.no_grad()
     def general_loss(self, adapter: bool = True) -> float | None:
         """Mean token loss on the general set (teacher-forced), with or without the adapter."""
@@ -199,13 +207,7 @@ class Trainer:
         peft_model = self.acc.unwrap_model(self.model)
         peft_model.eval()
         total, tokens = 0.0, 0
-        size = self.recipe.train.batch_size
-        for start in range(0, len(self.general), size):
-            chunk = self.general[start : start + size]
-            examples = [SpeechSet(chunk).get(i, 0) for i in range(len(chunk))]
-            batch = self.collate(examples)
-            batch.pop("general")
-            batch = {k: v.to(self.acc.device) for k, v in batch.items()}
+        for batch in self._general_batches():
             with self.acc.autocast():
                 if adapter:
                     logits = peft_model(**batch).logits
