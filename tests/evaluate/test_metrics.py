@@ -78,9 +78,9 @@ def test_interval_brackets_a_real_gain():
     base = score(refs, [r.replace("apixaban", "a pick some") for r in refs], EN)
     adapted = score(refs, refs, EN)
     diff, low, high = wer_difference_interval(base, adapted)
-    assert diff == pytest.approx(
-        -adapted.ref_words and -(base.substitutions + base.insertions) / base.ref_words
-    )
+    # Each base hypothesis turns one word into three: one substitution, two insertions.
+    assert (base.substitutions, base.insertions) == (40, 80)
+    assert diff == pytest.approx(-(40 + 80) / base.ref_words)
     assert low <= diff <= high < 0
 
 

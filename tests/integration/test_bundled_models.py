@@ -78,7 +78,7 @@ def test_transcribe_gets_the_words_of_a_clean_clip():
     path, text = result.stdout.rstrip("\n").split("\t")
     assert path == str(clip.path)
     normalize = get_normalizer("en")
-    assert normalize(text) == normalize(clip.text.replace("mister", "mr"))
+    assert normalize(text) == normalize(clip.text)
 
 
 def test_transcribe_reports_bad_files_and_goes_on(tmp_path):
@@ -121,7 +121,7 @@ def test_multilingual_base_transcribes_english(clips):
     _, audios = clips
     loaded = load_model("bundled:base", device="cpu")
     texts = Transcriber(loaded).transcribe_arrays(audios[:5])
-    refs = [c.text.replace("mister", "mr") for c in librivox_clips()]
+    refs = [c.text for c in librivox_clips()]
     normalize = get_normalizer("en")
     wer = jiwer.process_words([normalize(r) for r in refs], [normalize(t) for t in texts]).wer
     assert wer < 0.1, (wer, texts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from transformers import WhisperFeatureExtractor, WhisperProcessor
@@ -55,23 +56,39 @@ def speech_manifests(tmp_path_factory):
     }
 
 
+def write_tiny_recipe(
+    path: Path, model_dir: Path, manifests: dict, name: str, data_extra: str = "", extra: str = ""
+) -> Path:
+    """A recipe for the tiny model: train on ``manifests["train"]``, no eval split."""
+    path.write_text(
+        f"""name: {name}
+base_model: {model_dir}
+data:
+  train: [{{source: manifest, path: {manifests["train"]}}}]
+  eval_fraction: 0
+{data_extra}{extra}"""
+    )
+    return path
+
+
 @pytest.fixture
 def recipe_file(tmp_path, tiny_model_dir, speech_manifests):
-    def make(extra: str = "") -> str:
-        path = tmp_path / "recipe.yaml"
-        path.write_text(
-            f"""name: tiny-train
-base_model: {tiny_model_dir}
-data:
-  train: [{{source: manifest, path: {speech_manifests["train"]}}}]
-  eval_fraction: 0
-augment:
-  speed: {{p: 0.5}}
-  noise: {{p: 0.5, kinds: [pink]}}
-lora: {{rank: 4, alpha: 8, dropout: 0.1, top_encoder_layers: 1, top_decoder_layers: 1}}
-train: {{batch_size: 2, max_steps: 6, learning_rate: 1.0e-2, log_steps: 1, save_steps: 2, seed: 3}}
-{extra}"""
+    """A maker of training recipes: augmentation, dropout and shuffling on, 6 steps."""
+
+    def make(extra: str = "", data_extra: str = "") -> Path:
+        settings = """augment:
+  speed: {p: 0.5}
+  noise: {p: 0.5, kinds: [pink]}
+lora: {rank: 4, alpha: 8, dropout: 0.1, top_encoder_layers: 1, top_decoder_layers: 1}
+train: {batch_size: 2, max_steps: 6, learning_rate: 1.0e-2, log_steps: 1, save_steps: 2, seed: 3}
+"""
+        return write_tiny_recipe(
+            tmp_path / "recipe.yaml",
+            tiny_model_dir,
+            speech_manifests,
+            "tiny-train",
+            data_extra,
+            settings + extra,
         )
-        return path
 
     return make

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tests.train.conftest import write_tiny_recipe
 from workbench.evaluate.compare import evaluate_adapter
 from workbench.export.adapter_check import AdapterError, read_adapter_info
 from workbench.recipe import load_recipe
@@ -18,18 +19,15 @@ from workbench.train.loop import train_recipe
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_model_dir, speech_manifests):
     folder = tmp_path_factory.mktemp("evalrun")
-    recipe = folder / "recipe.yaml"
-    recipe.write_text(
-        f"""name: tiny-eval
-base_model: {tiny_model_dir}
-data:
-  train: [{{source: manifest, path: {speech_manifests["train"]}}}]
-  general: [{{source: manifest, path: {speech_manifests["general"]}}}]
-  eval_fraction: 0
-lora: {{rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}}
-train: {{batch_size: 2, max_steps: 2, learning_rate: 1.0e-2, log_steps: 1}}
-eval: {{batch_size: 4}}
-"""
+    recipe = write_tiny_recipe(
+        folder / "recipe.yaml",
+        tiny_model_dir,
+        speech_manifests,
+        "tiny-eval",
+        data_extra=f"  general: [{{source: manifest, path: {speech_manifests['general']}}}]\n",
+        extra="lora: {rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}\n"
+        "train: {batch_size: 2, max_steps: 2, learning_rate: 1.0e-2, log_steps: 1}\n"
+        "eval: {batch_size: 4}\n",
     )
     run = RunDir(folder / "run")
     train_recipe(load_recipe(recipe), run, log=lambda m: None)

@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from tests.conftest import LIBRIVOX
+from tests.train.conftest import write_tiny_recipe
 from workbench.audio import load_audio
 from workbench.export.adapter_check import AdapterError, check_adapter_fits
 from workbench.export.package import ExportError, export_ct2, export_merged, export_peft
@@ -28,16 +29,13 @@ from workbench.train.loop import train_recipe
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, tiny_model_dir, speech_manifests):
     folder = tmp_path_factory.mktemp("exportrun")
-    recipe = folder / "recipe.yaml"
-    recipe.write_text(
-        f"""name: tiny-export
-base_model: {tiny_model_dir}
-data:
-  train: [{{source: manifest, path: {speech_manifests["train"]}}}]
-  eval_fraction: 0
-lora: {{rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}}
-train: {{batch_size: 2, max_steps: 2, learning_rate: 5.0e-2}}
-"""
+    recipe = write_tiny_recipe(
+        folder / "recipe.yaml",
+        tiny_model_dir,
+        speech_manifests,
+        "tiny-export",
+        extra="lora: {rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}\n"
+        "train: {batch_size: 2, max_steps: 2, learning_rate: 5.0e-2}\n",
     )
     run = RunDir(folder / "run")
     train_recipe(load_recipe(recipe), run, log=lambda m: None)

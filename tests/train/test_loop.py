@@ -109,14 +109,9 @@ def test_stop_file_ends_a_subprocess_run_cleanly(recipe_file, tmp_path):
 
 
 def test_replay_and_distillation(recipe_file, speech_manifests, tmp_path):
-    extra = f"""  replay: [{{source: manifest, path: {speech_manifests["replay"]}}}]
-"""
-    path = recipe_file()
-    text = path.read_text().replace("  eval_fraction: 0\n", "  eval_fraction: 0\n" + extra)
-    path.write_text(text)
-    recipe = load_recipe(
-        path, ["train.replay_ratio=0.5", "train.distill_weight=1.0", "train.max_steps=3"]
-    )
+    replay = f"  replay: [{{source: manifest, path: {speech_manifests['replay']}}}]\n"
+    overrides = ["train.replay_ratio=0.5", "train.distill_weight=1.0", "train.max_steps=3"]
+    recipe = load_recipe(recipe_file(data_extra=replay), overrides)
     run = RunDir(tmp_path / "replay")
     result = train_recipe(recipe, run, log=quiet)
     assert result.state == "done"
@@ -126,18 +121,14 @@ def test_replay_and_distillation(recipe_file, speech_manifests, tmp_path):
 
 
 def test_forgetting_guard_stops_training(recipe_file, speech_manifests, tmp_path):
-    path = recipe_file()
     general = f"  general: [{{source: manifest, path: {speech_manifests['general']}}}]\n"
-    path.write_text(
-        path.read_text().replace("  eval_fraction: 0\n", "  eval_fraction: 0\n" + general)
-    )
     overrides = [
         "train.max_general_loss_increase=1.0e-6",
         "train.eval_steps=2",
         "train.learning_rate=0.05",
     ]
     run = RunDir(tmp_path / "guard")
-    result = train_recipe(load_recipe(path, overrides), run, log=quiet)
+    result = train_recipe(load_recipe(recipe_file(data_extra=general), overrides), run, log=quiet)
     assert result.step == 2 and run.status()["stopped_by"] == "forgetting guard"
     rows = run.metrics()
     assert "general_loss_base" in rows[0]
