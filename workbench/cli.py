@@ -144,22 +144,40 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Prepare, then train in a subprocess (output in train.log, followed here)."""
+    """Prepare, then train in a subprocess (output in train.log, followed here), evaluate,
+    export; each phase is written to the run's status for anyone watching."""
     from workbench.data.prepare import DataError, prepare_data
     from workbench.runs import RunDir, new_run_dir, start_training
 
     recipe = _load_recipe(args.recipe, args.overrides)
     if recipe is None:
         return EXIT_USAGE
+    if args.resume and args.run_dir is None:
+        _err("--resume needs --run-dir: the run to continue")
+        return EXIT_USAGE
+    run = RunDir(args.run_dir) if args.run_dir else new_run_dir(recipe.name)
+    if args.resume and not run.status_path.is_file():
+        _err(f"{run.root} is not a run folder (no status.json); nothing to resume")
+        return EXIT_USAGE
     start = time.perf_counter()
+
+    def phase(name: str, **fields: object) -> None:
+        run.write_status(phase=name, pipeline_pid=os.getpid(), **fields)
+
+    def fail(message: str) -> int:
+        _err(message)
+        run.write_status(phase="failed", pipeline_pid=None, error=message)
+        return EXIT_FAILED
+
+    phase("preparing", recipe_path=str(args.recipe), error=None)
+    print(f"run folder: {run.root}", flush=True)
     try:
         prepare_data(recipe, log=lambda m: print(m, flush=True))
     except DataError as exc:
-        _err(str(exc))
-        return EXIT_FAILED
-    run = RunDir(args.run_dir) if args.run_dir else new_run_dir(recipe.name)
-    print(f"run folder: {run.root}\ntraining (log: {run.log_path}) ...", flush=True)
-    proc = start_training(args.recipe, run, args.overrides)
+        return fail(str(exc))
+    phase("training")
+    print(f"training (log: {run.log_path}) ...", flush=True)
+    proc = start_training(args.recipe, run, args.overrides, resume=args.resume)
     position = 0
     while True:
         finished = proc.poll() is not None
@@ -179,17 +197,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"({time.perf_counter() - start:.0f} s in all)"
     )
     if status.get("state") not in ("done", "stopped"):
-        _err(status.get("error") or "training failed; see train.log")
-        return EXIT_FAILED
+        return fail(status.get("error") or "training failed; see train.log")
+    if status.get("state") == "stopped" and not status.get("stopped_by"):
+        # Stopped by hand (a STOP file): the user resumes or evaluates when they choose.
+        run.write_status(phase="stopped", pipeline_pid=None)
+        print("stopped on request; resume with --resume")
+        return EXIT_OK
     _quiet_transformers()
+    phase("evaluating")
     code = _evaluate(recipe, run.adapter, run.report)
-    if code == EXIT_OK:
-        from workbench.export.package import export_peft
+    if code != EXIT_OK:
+        return fail("evaluation failed; see pipeline.log")
+    phase("exporting")
+    from workbench.export.package import ExportError, export_peft
 
+    try:
         folder, archive = export_peft(run.root, run.root / "export" / "peft")
-        print(f"adapter package: {folder} ({archive.name})")
+    except ExportError as exc:
+        return fail(str(exc))
+    print(f"adapter package: {folder} ({archive.name})")
+    run.write_status(phase="finished", pipeline_pid=None)
     print(f"({time.perf_counter() - start:.0f} s in all)")
-    return code
+    return EXIT_OK
 
 
 def _evaluate(
@@ -456,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("recipe", type=Path, help="recipe YAML file")
     run.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
     run.add_argument("--run-dir", type=Path, help="run folder (default: runs/<name>-<time>)")
+    run.add_argument(
+        "--resume", action="store_true", help="continue the run's training, then evaluate"
+    )
     run.set_defaults(func=cmd_run)
 
     evaluate = sub.add_parser("eval", help="compare the adapted model with the base model")

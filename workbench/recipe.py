@@ -53,6 +53,7 @@ __all__ = [
     "TelephoneSpec",
     "TrainSpec",
     "load_recipe",
+    "read_recipe_data",
     "recipe_to_yaml",
 ]
 
@@ -469,6 +470,19 @@ def _read_yaml(path: Path, label: str, problems: list[Problem]) -> tuple[dict, L
     layer.lines = lines
     layer.keys = key_paths(data)
     return data, layer
+
+
+def read_recipe_data(path: str | Path) -> dict:
+    """A recipe file's own data (no pack, no checks beyond strict YAML).
+
+    Raises:
+        RecipeError: not UTF-8, invalid YAML, duplicate keys, or not a mapping.
+    """
+    problems: list[Problem] = []
+    read = _read_yaml(Path(path), str(path), problems)
+    if read is None or problems:
+        raise RecipeError(problems)
+    return read[0]
 
 
 def parse_override(text: str) -> tuple[list[str | int], Any]:

@@ -9,14 +9,23 @@ runs/<id>/train.log        the trainer's output
 runs/<id>/checkpoints/     resumable checkpoints
 runs/<id>/adapter/         the PEFT adapter, written whole or not at all
 runs/<id>/report.json      the side-by-side evaluation
+runs/<id>/pipeline.log     the output of `workbench run` (prepare, train, evaluate,
+                           export)
 ```
 ``status.json`` is replaced atomically, so a reader never sees half of it. A run whose
 process died without saying so (``kill -9``, a power cut) reads as ``failed``. A ``STOP``
 file asks the trainer to stop cleanly at its next step.
+
+``workbench run`` adds ``phase`` (preparing, training, evaluating, exporting, and then
+finished, stopped or failed) and ``pipeline_pid`` to the status, so a watcher (the web UI)
+can follow the whole pipeline, not only the trainer. :func:`start_pipeline` starts one run
+at a time per runs folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
@@ -30,6 +39,12 @@ from workbench.fileio import write_text_atomic
 STATES = ("queued", "running", "done", "failed", "stopped")
 SUBPROCESS_ENV = "WORKBENCH_TRAIN_SUBPROCESS"  # set for a trainer whose stdout is train.log
 ACTIVE = ("queued", "running")
+PHASES = ("preparing", "training", "evaluating", "exporting", "finished", "stopped", "failed")
+BUSY_PHASES = ("preparing", "training", "evaluating", "exporting")
+
+
+class RunBusyError(RuntimeError):
+    """Another run is still going; only one trains at a time."""
 
 
 def runs_root() -> Path:
@@ -72,6 +87,7 @@ class RunDir:
         return self.root.name
 
     recipe = property(lambda self: self.root / "recipe.yaml")
+    pipeline_log = property(lambda self: self.root / "pipeline.log")
     status_path = property(lambda self: self.root / "status.json")
     metrics_path = property(lambda self: self.root / "metrics.jsonl")
     log_path = property(lambda self: self.root / "train.log")
@@ -86,13 +102,31 @@ class RunDir:
             status = json.loads(self.status_path.read_text())
         except (OSError, ValueError):
             return {"state": "unknown"}
-        if status.get("state") in ACTIVE and not pid_alive(status.get("pid")):
+        pipeline_alive = pid_alive(status.get("pipeline_pid"))
+        trainer_alive = pid_alive(status.get("pid"))
+        phase = status.get("phase")
+        # Between `queued` and the trainer taking over, the pipeline process speaks for it.
+        waiting = status.get("pid") is None and phase == "preparing" and pipeline_alive
+        if status.get("state") in ACTIVE and not (trainer_alive or waiting):
             status["state"] = "failed"
             status["error"] = status.get("error") or (
                 "the training process ended without finishing (killed or crashed); "
                 "resume it from its last checkpoint"
             )
+        if phase in BUSY_PHASES and not pipeline_alive:
+            if phase == "training" and trainer_alive:
+                pass  # the trainer goes on alone; evaluation can be run afterwards
+            else:
+                status["phase"] = "failed"
+                status["error"] = status.get("error") or (
+                    f"the pipeline process ended while {phase}; see pipeline.log"
+                )
         return status
+
+    def busy(self) -> bool:
+        """Whether a trainer or a pipeline is still working on this run."""
+        status = self.status()
+        return status.get("state") in ACTIVE or status.get("phase") in BUSY_PHASES
 
     def write_status(self, **fields: Any) -> dict:
         """Merge ``fields`` into ``status.json`` (atomically) and stamp ``updated``."""
@@ -189,3 +223,88 @@ def start_training(
         )
     run.write_status(pid=proc.pid)
     return proc
+
+
+def stop_run(run: RunDir) -> str:
+    """Stop a run: the trainer at its next step (STOP file); a pipeline that is preparing or
+    evaluating at once (its process group is terminated). Returns what was done."""
+    import signal
+
+    status = run.status()
+    if status.get("state") in ACTIVE and pid_alive(status.get("pid")):
+        run.request_stop()
+        return "the trainer stops at its next step and keeps a checkpoint"
+    pipeline = status.get("pipeline_pid")
+    if status.get("phase") in BUSY_PHASES and pid_alive(pipeline):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pipeline, signal.SIGTERM)
+        run.write_status(phase="stopped", pipeline_pid=None)
+        if status.get("state") in ACTIVE:
+            run.write_status(state="stopped")
+        return f"stopped while {status.get('phase')}"
+    return "nothing to stop: the run is not going"
+
+
+def list_runs(root: Path | None = None) -> list[RunDir]:
+    """The run folders under ``root`` (those with a ``status.json``), newest first."""
+    root = root or runs_root()
+    if not root.is_dir():
+        return []
+    runs = [RunDir(p) for p in root.iterdir() if (p / "status.json").is_file()]
+    return sorted(runs, key=lambda r: r.status_path.stat().st_mtime, reverse=True)
+
+
+def busy_run(root: Path | None = None) -> RunDir | None:
+    """A run under ``root`` that is still preparing, training or evaluating, if any."""
+    return next((run for run in list_runs(root) if run.busy()), None)
+
+
+def start_pipeline(
+    recipe: Path,
+    name: str,
+    *,
+    root: Path | None = None,
+    run: RunDir | None = None,
+    resume: bool = False,
+) -> tuple[RunDir, subprocess.Popen]:
+    """Start ``workbench run`` (prepare, train, evaluate, export) as a process of its own.
+
+    One run at a time per runs folder: the check and the start happen under a file lock, so
+    two callers at once (two browser tabs, two users) cannot both start one. Output goes to
+    ``pipeline.log``, never a pipe. Pass ``run`` with ``resume`` to continue a stopped or
+    failed run from its last checkpoint.
+
+    Raises:
+        RunBusyError: another run is still going (its folder is named).
+    """
+    root = root or runs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (other := busy_run(root)) is not None:
+            raise RunBusyError(
+                f"run {other.id} is still {other.status().get('phase') or 'training'}; "
+                "wait for it to finish or stop it first"
+            )
+        run = run or new_run_dir(name, root)
+        command = [sys.executable, "-m", "workbench.cli", "run", str(recipe), "--run-dir"]
+        command.append(str(run.root))
+        if resume:
+            command.append("--resume")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(run.pipeline_log, "ab") as log:
+            proc = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+        # One write, so that no reader sees a phase without the process behind it.
+        fields: dict[str, Any] = {"phase": "preparing", "pipeline_pid": proc.pid, "error": None}
+        fields["recipe_path"] = str(recipe)
+        if not resume:
+            fields["state"] = "queued"
+        run.write_status(**fields)
+    return run, proc

@@ -59,15 +59,11 @@ def _aligned(chunks: list[dict], side: str) -> str:
     return " ".join(x for x in out if x)
 
 
-def render_report(report: dict) -> str:
+def figures_table(report: dict) -> str:
+    """The figures of every set and system, with the WER difference per set, as a table."""
     systems = list(SYSTEMS)
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(report['recipe'])}: "
-        f"base vs adapted</title><style>{STYLE}</style></head><body>",
-        f"<h1>{escape(report['recipe'])}: base vs adapted</h1>",
-        f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "
-        f"beams {report['decoding']['num_beams']}</p>",
-        "<table><tr><th>set</th><th>n</th><th>system</th><th>WER</th><th>CER</th><th>term recall</th>"
+        "<table class='wb-figures'><tr><th>set</th><th>n</th><th>system</th><th>WER</th><th>CER</th><th>term recall</th>"
         "<th>S / D / I</th><th>RTF</th></tr>",
     ]
     for name, data in report["sets"].items():
@@ -91,12 +87,18 @@ def render_report(report: dict) -> str:
             f"broken {data['broken']}, unchanged {data['unchanged']}</td></tr>"
         )
     parts.append("</table>")
-    parts.append(
+    return "\n".join(parts)
+
+
+def charts(report: dict) -> str:
+    """Inline SVG plots: WER per set, term recall by category, error types."""
+    systems = list(SYSTEMS)
+    parts = [
         _bars(
             "WER per set (lower is better)",
             {n: {s: d[s]["wer"] for s in systems if s in d} for n, d in report["sets"].items()},
         )
-    )
+    ]
     for name, data in report["sets"].items():
         cats = sorted(
             set().union(*(data[s]["term_recall_by_category"] for s in systems if s in data))
@@ -129,17 +131,38 @@ def render_report(report: dict) -> str:
                 },
             )
         )
-    for name, data in report["sets"].items():
+    return "\n".join(parts)
+
+
+def utterance_table(utterances: list[dict], set_name: str = "") -> str:
+    """Every utterance: reference, base and adapted, errors coloured (S, D, I)."""
+    parts = [
+        "<table class='wb-utterances'><tr><th>id</th><th>status</th><th>reference</th><th>base</th><th>adapted</th></tr>"
+    ]
+    for u in utterances:
         parts.append(
-            f"<h2>{escape(name)}: every utterance</h2><table><tr><th>id</th><th>status</th><th>reference</th><th>base</th><th>adapted</th></tr>"
+            f"<tr><td>{escape((set_name + ': ') if set_name else '')}{escape(u['id'])}</td><td class='{u['status']}'>{u['status']}</td>"
+            f"<td>{_aligned(u['adapted_alignment'], 'ref')}</td>"
+            f"<td>{_aligned(u['base_alignment'], 'hyp')} <span class='muted'>({_pct(u['base_wer'])})</span></td>"
+            f"<td>{_aligned(u['adapted_alignment'], 'hyp')} <span class='muted'>({_pct(u['adapted_wer'])})</span></td></tr>"
         )
-        for u in data["utterances"]:
-            parts.append(
-                f"<tr><td>{escape(u['id'])}</td><td class='{u['status']}'>{u['status']}</td>"
-                f"<td>{_aligned(u['adapted_alignment'], 'ref')}</td>"
-                f"<td>{_aligned(u['base_alignment'], 'hyp')} <span class='muted'>({_pct(u['base_wer'])})</span></td>"
-                f"<td>{_aligned(u['adapted_alignment'], 'hyp')} <span class='muted'>({_pct(u['adapted_wer'])})</span></td></tr>"
-            )
-        parts.append("</table>")
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
+def render_report(report: dict) -> str:
+    """The whole report as one self-contained HTML page."""
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(report['recipe'])}: "
+        f"base vs adapted</title><style>{STYLE}</style></head><body>",
+        f"<h1>{escape(report['recipe'])}: base vs adapted</h1>",
+        f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "
+        f"beams {report['decoding']['num_beams']}</p>",
+        figures_table(report),
+        charts(report),
+    ]
+    for name, data in report["sets"].items():
+        parts.append(f"<h2>{escape(name)}: every utterance</h2>")
+        parts.append(utterance_table(data["utterances"]))
     parts.append("</body></html>")
     return "\n".join(parts)

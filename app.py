@@ -1,0 +1,88 @@
+"""The workbench's web UI: ``python app.py`` serves it on http://127.0.0.1:7860.
+
+    python app.py [--host HOST] [--port PORT] [--workspace DIR] [--runs DIR]
+
+Bound to 127.0.0.1 (this machine only) unless ``--host`` says otherwise. Beyond localhost a
+password is required: ``--password`` or ``$WORKBENCH_PASSWORD`` (user ``workbench``, or
+``--user``); ``--no-password`` opens it to anyone who can reach the port, with a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Whisper domain workbench: the web UI")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: local only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--workspace", type=Path, help="folder for your recipes and uploads")
+    parser.add_argument("--runs", type=Path, help="runs folder (default: $WORKBENCH_RUNS or runs/)")
+    parser.add_argument("--user", default="workbench", help="user name when a password is set")
+    parser.add_argument("--password", help="require this password (default: $WORKBENCH_PASSWORD)")
+    parser.add_argument(
+        "--no-password", action="store_true", help="serve beyond localhost without a password"
+    )
+    return parser.parse_args(argv)
+
+
+def auth_for(args: argparse.Namespace) -> tuple[list[tuple[str, str]] | None, str | None]:
+    """(Gradio auth, warning or error) for the chosen host and password options."""
+    password = args.password or os.environ.get("WORKBENCH_PASSWORD")
+    local = args.host in LOCAL_HOSTS
+    if password:
+        return [(args.user, password)], None
+    if local:
+        return None, None
+    if args.no_password:
+        return None, (
+            f"WARNING: serving on {args.host}:{args.port} WITHOUT a password; anyone who can "
+            "reach this port can train, read your data and download your adapters"
+        )
+    return None, (
+        f"refusing to serve on {args.host} without a password: set --password (or "
+        "$WORKBENCH_PASSWORD), or pass --no-password to accept the risk"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    auth, message = auth_for(args)
+    if message and auth is None and not args.no_password and args.host not in LOCAL_HOSTS:
+        print(f"app.py: {message}", file=sys.stderr)
+        return 2
+    if message:
+        print(message, file=sys.stderr)
+    if args.runs:
+        os.environ["WORKBENCH_RUNS"] = str(args.runs)  # the trainers started from here too
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    from workbench.ui.app import build_app, launch_options
+    from workbench.ui.workspace import Workspace
+
+    ws = Workspace.open(args.workspace, args.runs)
+    if args.runs is None:
+        os.environ["WORKBENCH_RUNS"] = str(ws.runs)
+    where = "this machine only" if args.host in LOCAL_HOSTS else "the network"
+    print(
+        f"workbench UI on http://{args.host}:{args.port} ({where}); workspace {ws.root}, "
+        f"runs {ws.runs}" + (f"; password required (user {args.user!r})" if auth else ""),
+        flush=True,
+    )
+    app = build_app(ws)
+    app.queue(default_concurrency_limit=4)
+    app.launch(
+        server_name=args.host, server_port=args.port, auth=auth, quiet=True, **launch_options(ws)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

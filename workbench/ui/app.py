@@ -1,0 +1,98 @@
+"""The web UI: one page, a header choosing the recipe and the run, one tab per step."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from workbench.runs import busy_run, list_runs
+from workbench.ui.augment_tab import create_augment_tab
+from workbench.ui.common import Shared
+from workbench.ui.compare_tab import create_compare_tab
+from workbench.ui.data_tab import create_data_tab
+from workbench.ui.export_tab import create_export_tab
+from workbench.ui.lexicon_tab import create_lexicon_tab
+from workbench.ui.recipes_tab import create_recipes_tab
+from workbench.ui.runs_tab import create_runs_tab
+from workbench.ui.train_tab import create_train_tab
+from workbench.ui.try_tab import create_try_tab
+from workbench.ui.workspace import Workspace
+
+CSS = """
+.wb-progress{height:14px;background:#e6e9ef;border-radius:7px;overflow:hidden}
+.wb-progress>div{height:100%;background:#2f7de1;transition:width .5s}
+.wb-progress-text{margin-top:.3rem;font-variant-numeric:tabular-nums}
+.field-error .info, .field-error span[data-testid="block-info"]{color:#b3261e}
+.sub{background:#ffe2a8}.del{background:#ffc9c9;text-decoration:line-through}.ins{background:#c9e7ff}
+.fixed{color:#1d7a3a}.broken{color:#b3261e}.muted{color:#6b7280}
+table.wb-figures td, table.wb-figures th, table.wb-utterances td, table.wb-utterances th{
+  border:1px solid #d5d9e0;padding:.25rem .5rem}
+"""
+TABS = ["recipes", "data", "lexicon", "augment", "train", "compare", "try", "export", "runs"]
+
+
+def default_recipe(ws: Workspace) -> str | None:
+    choices = ws.recipe_choices()
+    shipped = [p for _, p in choices if p.endswith("medical_tiny-en_lora.yaml")]
+    return (shipped or [p for _, p in choices] or [None])[0]
+
+
+def current_run(ws: Workspace) -> str | None:
+    """The run a fresh page shows: the one still going, else the newest."""
+    run = busy_run(ws.runs)
+    if run is None:
+        runs = list_runs(ws.runs)
+        run = runs[0] if runs else None
+    return run.id if run else None
+
+
+def build_app(ws: Workspace) -> gr.Blocks:
+    """The Gradio app over workspace ``ws`` (launch it with :func:`launch_options`)."""
+    with gr.Blocks(title="Whisper domain workbench") as app:
+        gr.Markdown(
+            "## Whisper domain workbench\nAdapt Whisper to your domain: describe it as a "
+            "recipe, train an adapter, compare it with the base model, export it."
+        )
+        with gr.Row():
+            recipe = gr.Dropdown(
+                label="Recipe", choices=ws.recipe_choices(), scale=3, elem_id="header-recipe"
+            )
+            run = gr.Dropdown(label="Run", choices=[], scale=3, elem_id="header-run")
+        shared = Shared(ws=ws, recipe=recipe, run=run)
+        with gr.Tabs() as tabs:
+            shared.tabs = tabs
+            with gr.Tab("Recipes", id="recipes", elem_id="tab-recipes"):
+                create_recipes_tab(shared)
+            with gr.Tab("Data", id="data", elem_id="tab-data"):
+                create_data_tab(shared)
+            with gr.Tab("Lexicon", id="lexicon", elem_id="tab-lexicon"):
+                create_lexicon_tab(shared)
+            with gr.Tab("Augment", id="augment", elem_id="tab-augment"):
+                create_augment_tab(shared)
+            with gr.Tab("Train", id="train", elem_id="tab-train"):
+                create_train_tab(shared)
+            with gr.Tab("Compare", id="compare", elem_id="tab-compare") as compare_tab:
+                compare = create_compare_tab(shared)
+            with gr.Tab("Try it", id="try", elem_id="tab-try"):
+                create_try_tab(shared)
+            with gr.Tab("Export", id="export", elem_id="tab-export"):
+                create_export_tab(shared)
+            with gr.Tab("Runs", id="runs", elem_id="tab-runs") as runs_tab:
+                runs = create_runs_tab(shared)
+        compare_tab.select(compare["on_run"], [run], compare["outputs"])
+        runs_tab.select(runs["reload"], None, runs["table"])
+
+        def on_load():
+            from workbench.ui.common import run_choices
+
+            return (
+                gr.update(choices=ws.recipe_choices(), value=default_recipe(ws)),
+                gr.update(choices=run_choices(ws), value=current_run(ws)),
+            )
+
+        app.load(on_load, None, [recipe, run])
+    return app
+
+
+def launch_options(ws: Workspace) -> dict:
+    """What ``launch`` needs besides host and port: styling, and which files may be served."""
+    return {"css": CSS, "allowed_paths": [str(ws.runs)], "show_error": True}

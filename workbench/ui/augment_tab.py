@@ -1,0 +1,271 @@
+"""Augment tab: pick a clip, hear it before and after augmentation, see both spectrograms
+and the drawn parameters; change the ranges and hear again; copy them into the recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import yaml
+
+from workbench.audio import SAMPLE_RATE, AudioError, load_audio
+from workbench.augment.checks import NOISE_KINDS, ROOMS
+from workbench.recipe import AugmentSpec, NoiseSpec, ReverbSpec, SpeedSpec, TelephoneSpec
+from workbench.schema import SpecError, to_data
+from workbench.ui.common import Shared, friendly, require_recipe
+from workbench.ui.recipe_editor import data_block
+
+MAX_SECONDS = 30
+# A perceptual colour ramp (dark blue → teal → yellow), sampled at 5 points.
+_RAMP = np.array([[13, 8, 135], [84, 2, 163], [33, 145, 140], [94, 201, 98], [253, 231, 37]])
+
+
+def spectrogram_image(samples: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """A log-power spectrogram (0-8 kHz) as an RGB image array, low frequencies at the bottom."""
+    from scipy.signal import spectrogram
+
+    if samples.size < 400:
+        samples = np.pad(samples, (0, 400 - samples.size))
+    _, _, power = spectrogram(samples, fs=rate, nperseg=400, noverlap=240)
+    db = 10 * np.log10(power + 1e-10)
+    top = db.max()
+    scaled = np.clip((db - (top - 80)) / 80, 0, 1)[::-1]
+    positions = scaled * (len(_RAMP) - 1)
+    low = np.floor(positions).astype(int).clip(0, len(_RAMP) - 2)
+    frac = (positions - low)[..., None]
+    rgb = _RAMP[low] * (1 - frac) + _RAMP[low + 1] * frac
+    return rgb.astype(np.uint8)
+
+
+def spec_from_controls(
+    speed_on: bool,
+    min_rate: float,
+    max_rate: float,
+    noise_on: bool,
+    min_snr: float,
+    max_snr: float,
+    kinds: list[str],
+    reverb_on: bool,
+    rooms: list[str],
+    phone_on: bool,
+    every: bool,
+    p: dict[str, float],
+) -> AugmentSpec:
+    """An :class:`AugmentSpec` from the tab's controls (``every``: each transform at p=1).
+
+    Raises:
+        SpecError: a range out of bounds (the message names the field).
+    """
+
+    def prob(name: str) -> float:
+        return 1.0 if every else p.get(name, 0.5)
+
+    return AugmentSpec(
+        speed=SpeedSpec(min_rate=min_rate, max_rate=max_rate, p=prob("speed"))
+        if speed_on
+        else None,
+        noise=NoiseSpec(min_snr_db=min_snr, max_snr_db=max_snr, kinds=list(kinds), p=prob("noise"))
+        if noise_on
+        else None,
+        reverb=ReverbSpec(rooms=list(rooms), p=prob("reverb")) if reverb_on else None,
+        telephone=TelephoneSpec(p=prob("telephone")) if phone_on else None,
+    )
+
+
+def create_augment_tab(shared: Shared) -> dict[str, Any]:
+    """Build the tab; returns its components by name."""
+    with gr.Row():
+        clip_pick = gr.Dropdown(label="a training clip of the recipe", choices=[], scale=3)
+        load_btn = gr.Button("List the recipe's clips", scale=1)
+        upload = gr.Audio(label="or upload a clip", type="filepath", sources=["upload"], scale=2)
+    with gr.Row():
+        speed_on = gr.Checkbox(label="speed", value=True)
+        min_rate = gr.Number(label="min_rate", value=0.9)
+        max_rate = gr.Number(label="max_rate", value=1.1)
+        reverb_on = gr.Checkbox(label="reverb", value=False)
+        rooms = gr.CheckboxGroup(list(ROOMS), value=list(ROOMS), label="rooms")
+        phone_on = gr.Checkbox(label="telephone", value=False)
+    with gr.Row():
+        noise_on = gr.Checkbox(label="noise", value=True)
+        min_snr = gr.Number(label="min_snr_db", value=5.0)
+        max_snr = gr.Number(label="max_snr_db", value=15.0)
+        kinds = gr.CheckboxGroup(list(NOISE_KINDS[:-1]), value=["white", "pink"], label="kinds")
+    with gr.Row():
+        every = gr.Checkbox(
+            label="apply every chosen transform (p = 1) in this preview", value=True
+        )
+        seed = gr.Number(label="seed", value=0, precision=0)
+        go = gr.Button("Augment", variant="primary", elem_id="augment-go")
+        again = gr.Button("Another draw (next seed)")
+        copy_btn = gr.Button("Copy these ranges into the recipe")
+    with gr.Row():
+        before = gr.Audio(label="before", interactive=False)
+        after = gr.Audio(label="after", interactive=False, elem_id="augment-after")
+    with gr.Row():
+        before_img = gr.Image(label="before: spectrogram", interactive=False)
+        after_img = gr.Image(label="after: spectrogram", interactive=False)
+    params = gr.JSON(label="drawn parameters", elem_id="augment-params")
+    probs = gr.State({})
+
+    def _recipe(recipe_path: str | None):
+        from workbench.recipe import load_recipe
+
+        return load_recipe(require_recipe(recipe_path))
+
+    @friendly
+    def on_recipe(recipe_path: str | None):
+        if not recipe_path:
+            return [gr.update()] * 11
+        aug = _recipe(recipe_path).augment
+        speed, noise, reverb = aug.speed or SpeedSpec(), aug.noise or NoiseSpec(), aug.reverb
+        p = {
+            "speed": speed.p,
+            "noise": noise.p,
+            "reverb": reverb.p if reverb else 0.3,
+            "telephone": aug.telephone.p if aug.telephone else 0.2,
+        }
+        return [
+            aug.speed is not None,
+            speed.min_rate,
+            speed.max_rate,
+            aug.noise is not None,
+            noise.min_snr_db,
+            noise.max_snr_db,
+            [k for k in noise.kinds if k in NOISE_KINDS[:-1]],
+            reverb is not None,
+            (reverb.rooms if reverb else list(ROOMS)),
+            aug.telephone is not None,
+            p,
+        ]
+
+    @friendly
+    def on_list(recipe_path: str | None, progress: gr.Progress = gr.Progress()):
+        from workbench.data.prepare import prepare_data
+
+        progress(None, desc="preparing the recipe's data (cached after the first time)")
+        prepared = prepare_data(_recipe(recipe_path), log=lambda m: None)
+        utts = prepared.utterances("train")[:100]
+        choices = [(f"{u.id}: {u.text[:60]}", str(u.audio)) for u in utts]
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    @friendly
+    def on_go(
+        recipe_path,
+        picked,
+        uploaded,
+        s_on,
+        lo,
+        hi,
+        n_on,
+        snr_lo,
+        snr_hi,
+        kinds_,
+        r_on,
+        rooms_,
+        t_on,
+        every_,
+        seed_,
+        p,
+    ):
+        from workbench.augment.pipeline import ClipPool, build_augmenter
+
+        path = uploaded or picked
+        if not path:
+            raise gr.Error("pick a clip of the recipe or upload one", print_exception=False)
+        if picked and not uploaded:  # only clips of the prepared set are read from disk
+            from workbench.data.prepare import prepare_data
+
+            known = {
+                str(u.audio)
+                for u in prepare_data(_recipe(recipe_path), log=lambda m: None).utterances("train")
+            }
+            if picked not in known:
+                raise gr.Error("that clip is not in the recipe's training set")
+        try:
+            samples = load_audio(path)
+        except AudioError as exc:
+            raise gr.Error(f"{Path(path).name}: {exc.reason}", print_exception=False) from None
+        samples = samples[: MAX_SECONDS * SAMPLE_RATE]
+        try:
+            spec = spec_from_controls(
+                s_on,
+                lo,
+                hi,
+                n_on,
+                snr_lo,
+                snr_hi,
+                kinds_ or [],
+                r_on,
+                rooms_ or [],
+                t_on,
+                every_,
+                p or {},
+            )
+        except SpecError as exc:
+            raise gr.Error(f"augment: {exc}", print_exception=False) from None
+        babble = None
+        if spec.noise is not None and "babble" in spec.noise.kinds:
+            from workbench.data.prepare import prepare_data
+
+            train = prepare_data(_recipe(recipe_path), log=lambda m: None).utterances("train")
+            babble = ClipPool([u.audio for u in train]) if train else None
+            if babble is None:
+                raise gr.Error("babble needs the recipe's training clips", print_exception=False)
+        augmenter = build_augmenter(spec, babble_clips=babble)
+        out, drawn = augmenter(samples, int(seed_ or 0))
+        return (
+            (SAMPLE_RATE, samples),
+            (SAMPLE_RATE, out),
+            spectrogram_image(samples),
+            spectrogram_image(out),
+            drawn,
+        )
+
+    @friendly
+    def on_copy(text, s_on, lo, hi, n_on, snr_lo, snr_hi, kinds_, r_on, rooms_, t_on, p):
+        try:
+            spec = spec_from_controls(
+                s_on,
+                lo,
+                hi,
+                n_on,
+                snr_lo,
+                snr_hi,
+                kinds_ or [],
+                r_on,
+                rooms_ or [],
+                t_on,
+                False,
+                p or {},
+            )
+        except SpecError as exc:
+            raise gr.Error(f"augment: {exc}", print_exception=False) from None
+        data = yaml.safe_load(text or "") or {}
+        if not isinstance(data, dict):
+            raise gr.Error("the recipe YAML is not a mapping; fix it in the Recipes tab first")
+        data["augment"] = to_data(spec)
+        gr.Info("copied into the recipe's augment section; save it in the Recipes tab")
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True), data_block(data)
+
+    controls = [
+        speed_on,
+        min_rate,
+        max_rate,
+        noise_on,
+        min_snr,
+        max_snr,
+        kinds,
+        reverb_on,
+        rooms,
+        phone_on,
+    ]
+    shared.recipe.change(on_recipe, [shared.recipe], [*controls, probs])
+    load_btn.click(on_list, [shared.recipe], [clip_pick])
+    inputs = [shared.recipe, clip_pick, upload, *controls, every, seed, probs]
+    outputs = [before, after, before_img, after_img, params]
+    go.click(on_go, inputs, outputs)
+    again.click(lambda s: int(s or 0) + 1, [seed], [seed]).then(on_go, inputs, outputs)
+    copy_btn.click(on_copy, [shared.yaml, *controls, probs], [shared.yaml, shared.data_code])
+    return {"go": go, "params": params, "after": after, "clip": clip_pick, "load": load_btn}

@@ -1,0 +1,176 @@
+"""Editing a recipe as a form plus YAML, validating and saving it (no gradio here).
+
+The YAML text is what gets saved; the form writes its changes into it
+(:func:`compose`). Relative paths in a recipe are relative to its file, so every check and
+every save rewrites them for the folder the text is written to.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench.recipe import Recipe, RecipeError, load_recipe, read_recipe_data
+from workbench.schema import Problem
+from workbench.ui.recipe_form import (
+    FormField,
+    apply_form,
+    form_fields,
+    form_values,
+    raw_values,
+    rebase_paths,
+)
+from workbench.ui.workspace import Workspace
+
+FIELDS: list[FormField] = form_fields()
+DATA_SPLITS = ("train", "eval", "general", "replay")
+
+
+@dataclass
+class Opened:
+    """A recipe file as the editor shows it."""
+
+    text: str  # the file's YAML
+    data_text: str  # its data sources, as YAML
+    values: dict[str, Any]  # what each form field shows
+    problems: list[Problem]  # empty when it loads cleanly
+    base_dir: str  # the folder its relative paths are relative to
+
+
+def data_block(data: dict) -> str:
+    """The data sources of recipe data (train, eval, general, replay) as YAML."""
+    sources = data.get("data") if isinstance(data.get("data"), dict) else {}
+    block = {s: sources[s] for s in DATA_SPLITS if s in sources}
+    return yaml.safe_dump(block, sort_keys=False, allow_unicode=True) if block else ""
+
+
+def open_text(text: str, base_dir: Path, ws: Workspace) -> Opened:
+    """Load YAML text whose relative paths are relative to ``base_dir``."""
+    recipe, problems, data = check_text(text, base_dir, ws)
+    values = form_values(recipe, FIELDS) if recipe else raw_values(data or {}, FIELDS)
+    return Opened(text, data_block(data or {}), values, problems, str(base_dir))
+
+
+def open_recipe(path: Path, ws: Workspace) -> Opened:
+    """Load a recipe file into the editor."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError([Problem(str(path), "", f"cannot read: {exc}")]) from None
+    return open_text(text, path.parent, ws)
+
+
+def check_text(
+    text: str, base_dir: Path, ws: Workspace
+) -> tuple[Recipe | None, list[Problem], dict | None]:
+    """Validate YAML text as ``load_recipe`` would: (recipe or None, problems, its data)."""
+    scratch = ws.scratch_file(".yaml", "check-")
+    try:
+        scratch.write_text(text, encoding="utf-8")
+        try:
+            data = read_recipe_data(scratch)
+        except RecipeError as exc:
+            return None, _relabel(exc.problems, scratch), None
+        scratch.write_text(_dump(rebase_paths(data, base_dir, scratch.parent)), encoding="utf-8")
+        try:
+            return load_recipe(scratch), [], data
+        except RecipeError as exc:
+            return None, _relabel(exc.problems, scratch), data
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+def _relabel(problems: list[Problem], scratch: Path) -> list[Problem]:
+    """Problems of the scratch copy, named as the editor's text."""
+    return [
+        Problem("recipe" if p.file == str(scratch) else p.file, p.key, p.message, p.line)
+        for p in problems
+    ]
+
+
+def _dump(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def compose(
+    text: str, shown: dict[str, Any], inputs: dict[str, Any], data_text: str
+) -> tuple[str, dict[str, str]]:
+    """The YAML text with the form's inputs and the data block written in.
+
+    Returns the new text and input errors by key (``data`` for the data block). Comments
+    of the original text are not kept.
+    """
+    errors: dict[str, str] = {}
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        return text, {"": f"the YAML does not parse: {exc}"}
+    if not isinstance(data, dict):
+        return text, {"": "the YAML must be a mapping of recipe keys"}
+    try:
+        block = yaml.safe_load(data_text) if data_text.strip() else {}
+    except yaml.YAMLError as exc:
+        block, errors["data"] = None, f"the data sources do not parse as YAML: {exc}"
+    if block is not None and not isinstance(block, dict):
+        block, errors["data"] = None, "expected train:, eval:, general:, replay: lists"
+    if block is not None:
+        unknown = sorted(set(block) - set(DATA_SPLITS))
+        if unknown:
+            errors["data"] = f"unknown split {', '.join(unknown)}; expected {DATA_SPLITS}"
+        else:
+            section = data.setdefault("data", {}) if isinstance(data.get("data"), dict) else {}
+            data["data"] = section
+            for split in DATA_SPLITS:
+                if block.get(split):
+                    section[split] = block[split]
+                else:
+                    section.pop(split, None)
+    data, input_errors = apply_form(data, shown, FIELDS, inputs)
+    errors.update(input_errors)
+    if isinstance(data.get("data"), dict) and not data["data"]:
+        del data["data"]
+    return _dump(data), errors
+
+
+def save_recipe(
+    ws: Workspace, name: str, text: str, base_dir: Path, *, overwrite: bool = False
+) -> Path:
+    """Save YAML text as a recipe of the workspace, its paths rewritten for its new folder.
+
+    Raises:
+        RecipeError: the text does not validate (nothing is written).
+        WorkspaceError: a bad name, or a file that exists (without ``overwrite``).
+    """
+    _, problems, data = check_text(text, base_dir, ws)
+    if problems or data is None:
+        raise RecipeError(problems)
+    rebased = rebase_paths(data, base_dir, ws.recipes)
+    stem = name.strip().removesuffix(".yaml")
+    rebased["name"] = stem  # the file's name is the recipe's name (and its runs')
+    target = ws.recipes / f"{stem}.yaml"
+    head = (
+        f"# workbench run {target}\n# Saved from the web UI on {time.strftime('%Y-%m-%d %H:%M')}.\n"
+    )
+    return ws.save_recipe(stem, head + _dump(rebased), overwrite=overwrite)
+
+
+def field_problems(problems: list[Problem]) -> tuple[dict[str, str], list[Problem]]:
+    """Problems by form field (nearest field up the key path), and those of no field."""
+    keys = {f.key for f in FIELDS}
+    by_field: dict[str, str] = {}
+    rest = []
+    for p in problems:
+        key = p.key
+        if key.startswith("data.") and key.split(".")[1].split("[")[0] in DATA_SPLITS:
+            key = "data"
+        while key and key not in keys and key != "data":
+            key = key.rsplit(".", 1)[0] if "." in key else ""
+        if key:
+            by_field[key] = (by_field[key] + "; " if key in by_field else "") + p.message
+        else:
+            rest.append(p)
+    return by_field, rest

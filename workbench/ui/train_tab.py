@@ -1,0 +1,181 @@
+"""Train tab: start, stop and resume a run; its progress, loss curve and log, read from the
+run folder every two seconds. Training runs in a process of its own (`workbench run`), so
+closing the browser, reloading or opening a second tab loses nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from workbench.recipe import RecipeError, load_recipe
+from workbench.runs import RunBusyError, RunDir, start_pipeline, stop_run
+from workbench.ui.common import Shared, friendly, require_recipe, require_run, run_choices, run_of
+from workbench.ui.common import tail as read_tail
+
+PHASE_TEXT = {
+    "preparing": "preparing the data",
+    "training": "training",
+    "evaluating": "evaluating base against adapted",
+    "exporting": "packaging the adapter",
+    "finished": "finished",
+    "stopped": "stopped",
+    "failed": "failed",
+}
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s left"
+    return f"about {round(seconds / 60)} min left"
+
+
+def describe_run(run: RunDir) -> tuple[str, str]:
+    """(status line as Markdown, progress bar as HTML) for a run."""
+    status = run.status()
+    state, phase = status.get("state", "unknown"), status.get("phase")
+    step, total = status.get("step") or 0, status.get("total_steps")
+    head = PHASE_TEXT.get(phase or "", state)
+    if phase == "training" or (phase is None and state in ("queued", "running")):
+        head = "waiting for the trainer" if state == "queued" else "training"
+    parts = [f"**{escape(run.id)}**: {head}"]
+    if status.get("stopped_by"):
+        parts.append(f"(stopped by the {escape(str(status['stopped_by']))})")
+    if status.get("error") and (phase == "failed" or state == "failed"):
+        parts.append(f"\n\n⚠ {escape(str(status['error']))}")
+    resumable = (phase in ("failed", "stopped") or state in ("failed", "stopped")) and not (
+        run.busy()
+    )
+    if resumable and run.latest_checkpoint() is not None:
+        parts.append("\n\nResume continues from the last checkpoint.")
+    fraction = min(1.0, step / total) if total else 0.0
+    if phase in ("evaluating", "exporting", "finished") and total:
+        fraction = 1.0
+    bits = [f"step {step} / {total or '?'}"]
+    if status.get("epoch") is not None:
+        bits.append(f"epoch {status['epoch']:.2f}")
+    if status.get("loss") is not None:
+        bits.append(f"loss {status['loss']:.3f}")
+    if state == "running" and phase != "evaluating":
+        bits.append(_minutes(status.get("eta_s")))
+    bar = (
+        f'<div class="wb-progress" role="progressbar" aria-valuenow="{round(100 * fraction)}" '
+        f'aria-valuemin="0" aria-valuemax="100"><div style="width:{100 * fraction:.1f}%"></div>'
+        f'</div><div class="wb-progress-text" id="train-progress-text">'
+        f"{escape(' · '.join(b for b in bits if b))}</div>"
+    )
+    return " ".join(parts), bar
+
+
+def loss_frame(run: RunDir) -> pd.DataFrame:
+    """Loss per logged step (training loss, and the general-set loss when guarded)."""
+    rows = []
+    for m in run.metrics():
+        if "loss" in m:
+            rows.append({"step": m["step"], "value": m["loss"], "series": "training loss"})
+        if "general_loss" in m:
+            rows.append({"step": m["step"], "value": m["general_loss"], "series": "general set"})
+    return pd.DataFrame(rows, columns=["step", "value", "series"])
+
+
+def log_text(run: RunDir, lines: int = 30) -> str:
+    source = run.pipeline_log if run.pipeline_log.exists() else run.log_path
+    return read_tail(source, lines)
+
+
+def create_train_tab(shared: Shared) -> dict[str, Any]:
+    """Build the tab; returns its components by name."""
+    ws = shared.ws
+    children: list[subprocess.Popen] = []  # reaped on every tick (no zombies)
+    with gr.Row():
+        start_btn = gr.Button("Start training", variant="primary", elem_id="train-start")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
+        resume_btn = gr.Button("Resume", elem_id="train-resume")
+    status_md = gr.Markdown("No run chosen yet.", elem_id="train-status")
+    progress = gr.HTML(elem_id="train-progress")
+    with gr.Row():
+        plot = gr.LinePlot(
+            x="step", y="value", color="series", title="loss", height=260, elem_id="train-loss"
+        )
+        log_box = gr.Textbox(
+            label="log (last lines)",
+            lines=14,
+            max_lines=14,
+            autoscroll=True,
+            elem_id="train-log",
+        )
+    timer = gr.Timer(2.0)
+
+    def refresh(run_id: str | None) -> list[Any]:
+        for proc in list(children):
+            if proc.poll() is not None:
+                children.remove(proc)
+        run = run_of(ws, run_id)
+        if run is None:
+            return ["No run chosen yet: start one, or pick one in the Run menu.", "", None, ""]
+        text, bar = describe_run(run)
+        return [text, bar, loss_frame(run), log_text(run)]
+
+    outputs = [status_md, progress, plot, log_box]
+
+    @friendly
+    def on_start(recipe_path: str | None):
+        path = require_recipe(recipe_path)
+        try:
+            recipe = load_recipe(path)
+        except RecipeError as exc:
+            raise gr.Error(
+                f"{path.name} does not validate; open it in the Recipes tab. {exc}",
+                print_exception=False,
+            ) from None
+        try:
+            run, proc = start_pipeline(path, recipe.name, root=ws.runs)
+        except RunBusyError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        children.append(proc)
+        gr.Info(f"started {run.id}")
+        return gr.update(choices=run_choices(ws), value=run.id)
+
+    @friendly
+    def on_stop(run_id: str | None) -> None:
+        gr.Info(stop_run(require_run(ws, run_id)))
+
+    @friendly
+    def on_resume(run_id: str | None):
+        run = require_run(ws, run_id)
+        if run.busy():
+            raise gr.Error(f"{run.id} is still going; nothing to resume", print_exception=False)
+        status = run.status()
+        recipe = Path(status.get("recipe_path") or "")
+        if not recipe.is_file():
+            recipe = run.recipe
+        if not recipe.is_file():
+            raise gr.Error(f"{run.id} has no recipe to resume with", print_exception=False)
+        try:
+            run, proc = start_pipeline(recipe, run.id, root=ws.runs, run=run, resume=True)
+        except RunBusyError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        children.append(proc)
+        gr.Info(f"resuming {run.id}")
+
+    start_btn.click(on_start, [shared.recipe], [shared.run])
+    stop_btn.click(on_stop, [shared.run], None)
+    resume_btn.click(on_resume, [shared.run], None)
+    timer.tick(refresh, [shared.run], outputs, show_progress="hidden")
+    shared.run.change(refresh, [shared.run], outputs)
+    return {
+        "start": start_btn,
+        "stop": stop_btn,
+        "resume": resume_btn,
+        "status": status_md,
+        "progress": progress,
+        "plot": plot,
+        "log": log_box,
+        "timer": timer,
+    }

@@ -1,0 +1,115 @@
+"""Try it tab: record or upload a clip and read the base and adapted transcripts side by
+side, with and without the lexicon prompt."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from workbench.audio import SAMPLE_RATE, AudioError, load_audio
+from workbench.ui.common import Shared, friendly, require_run
+
+MAX_SECONDS = 120
+
+
+class ModelCache:
+    """One base model with one adapter, kept between requests (loading takes seconds)."""
+
+    def __init__(self) -> None:
+        self.key: tuple[str, str] | None = None
+        self.value: Any = None
+        self.lock = threading.Lock()
+
+    def get(self, base_model: str, adapter: Path) -> Any:
+        from workbench.models.loading import load_model
+        from workbench.transcribe import AdapterSet
+
+        key = (base_model, str(adapter.resolve()))
+        stamp = (adapter / "adapter_model.safetensors").stat().st_mtime
+        if self.key != key or self.value[2] != stamp:
+            loaded = load_model(base_model, device="cpu")
+            adapters = AdapterSet(loaded, [adapter])
+            self.key, self.value = key, (loaded, adapters, stamp)
+        return self.value
+
+
+def transcribe_four(
+    cache: ModelCache,
+    base_model: str,
+    adapter: Path,
+    audio: np.ndarray,
+    language: str | None,
+    prompt: str | None,
+) -> dict[str, str]:
+    """Base and adapted transcripts, each with and without the lexicon prompt (if any)."""
+    from workbench.transcribe import DecodeOptions, Transcriber
+
+    with cache.lock:
+        loaded, _, _ = cache.get(base_model, adapter)
+        out: dict[str, str] = {}
+        for use_prompt in (False, True):
+            if use_prompt and not prompt:
+                continue
+            options = DecodeOptions(language=language, prompt=prompt if use_prompt else None)
+            transcriber = Transcriber(loaded, options, batch_size=1)
+            suffix = " + prompt" if use_prompt else ""
+            with loaded.model.disable_adapter():
+                out["base" + suffix] = transcriber.transcribe_arrays([audio])[0]
+            out["adapted" + suffix] = transcriber.transcribe_arrays([audio])[0]
+    return out
+
+
+def create_try_tab(shared: Shared) -> dict[str, Any]:
+    """Build the tab; returns its components by name."""
+    ws = shared.ws
+    cache = ModelCache()
+    audio = gr.Audio(
+        sources=["microphone", "upload"],
+        type="filepath",
+        label="record or upload a clip",
+        elem_id="try-audio",
+    )
+    go = gr.Button("Transcribe with the run's adapter", variant="primary", elem_id="try-go")
+    with gr.Row():
+        base = gr.Textbox(label="base model", elem_id="try-base")
+        adapted = gr.Textbox(label="adapted", elem_id="try-adapted")
+    with gr.Row():
+        base_p = gr.Textbox(label="base + lexicon prompt", elem_id="try-base-prompt")
+        adapted_p = gr.Textbox(label="adapted + lexicon prompt", elem_id="try-adapted-prompt")
+
+    @friendly
+    def on_go(run_id: str | None, path: str | None):
+        run = require_run(ws, run_id)
+        if not path:
+            raise gr.Error("record or upload a clip first", print_exception=False)
+        if not (run.adapter / "adapter_model.safetensors").is_file():
+            raise gr.Error(f"{run.id} has no adapter yet; train it first", print_exception=False)
+        try:
+            samples = load_audio(path)
+        except AudioError as exc:
+            raise gr.Error(f"{Path(path).name}: {exc.reason}", print_exception=False) from None
+        if len(samples) > MAX_SECONDS * SAMPLE_RATE:
+            raise gr.Error(f"clip longer than {MAX_SECONDS} s; use `workbench transcribe`")
+        from workbench.data.prepare import recipe_lexicon
+        from workbench.recipe import load_recipe
+
+        recipe = load_recipe(run.recipe, check_model=False)
+        lexicon = recipe_lexicon(recipe)
+        prompt = lexicon.prompt_text() if lexicon else None
+        texts = transcribe_four(
+            cache, recipe.base_model, run.adapter, samples, recipe.language, prompt
+        )
+        none = "(this run's recipe has no lexicon)"
+        return (
+            texts["base"],
+            texts["adapted"],
+            texts.get("base + prompt", none),
+            texts.get("adapted + prompt", none),
+        )
+
+    go.click(on_go, [shared.run, audio], [base, adapted, base_p, adapted_p])
+    return {"audio": audio, "go": go, "base": base, "adapted": adapted}

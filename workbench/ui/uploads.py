@@ -1,0 +1,300 @@
+"""Untrusted uploads: zip archives and loose files turned into a checked audiofolder.
+
+Everything a browser sends is untrusted. An upload always lands in a fresh folder of its
+own under the workspace (never an existing one, so nothing of the workbench's or of another
+run's can be overwritten); an archive with an entry that would land outside that folder
+(absolute, ``..``, a symlink) is refused whole; entries over the size limit, and files that
+are neither audio nor metadata, are refused one by one, with their reasons. The result is a
+Hugging Face audiofolder that :func:`check_dataset` reads through the same source and
+validator as ``workbench data prepare``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm"})
+METADATA_NAMES = frozenset({"metadata.csv", "metadata.jsonl"})
+MAX_FILE_BYTES = 200 * 1024**2  # one clip (30 s of 16-bit audio is about 1 MB)
+MAX_TOTAL_BYTES = 4 * 1024**3  # one upload, unpacked
+MAX_ENTRIES = 50_000
+AUDIO_COLUMNS = ("file_name", "audio", "path", "file")
+TEXT_COLUMNS = ("transcription", "text", "sentence", "transcript")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadError(ValueError):
+    """An upload refused as a whole; the message says why."""
+
+
+@dataclass
+class ImportResult:
+    """An imported upload: where it landed and what was refused on the way in."""
+
+    folder: Path
+    files: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def safe_name(name: str, fallback: str = "upload") -> str:
+    """A file or folder name with nothing but letters, digits, ``.``, ``_`` and ``-``."""
+    cleaned = _UNSAFE.sub("-", PurePosixPath(name.replace("\\", "/")).name).strip(".-")
+    return cleaned[:80] or fallback
+
+
+def fresh_folder(parent: Path, name: str) -> Path:
+    """A new, empty folder ``parent/name`` (``name-2``, ``name-3``, ... when taken)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    base = safe_name(name, "dataset")
+    for n in range(1, 10_000):
+        path = parent / (base if n == 1 else f"{base}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise UploadError(f"no free folder name for {base!r} under {parent}")
+
+
+def _hostile(info: zipfile.ZipInfo) -> str | None:
+    """Why an archive entry could land outside its folder, if it could."""
+    name = info.filename.replace("\\", "/")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "an absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "a path with '..'"
+    return None
+
+
+def extract_zip(
+    archive: Path,
+    parent: Path,
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+) -> ImportResult:
+    """Unpack an uploaded zip into a fresh folder under ``parent``.
+
+    A single top folder in the archive is stripped (``data/metadata.csv`` →
+    ``metadata.csv``). The archive is unpacked into a hidden staging folder first, so a
+    refused archive leaves nothing behind.
+
+    Raises:
+        UploadError: not a zip; an entry would land outside the folder; too large in all.
+    """
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UploadError(f"{archive.name}: not a zip archive ({exc})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ENTRIES:
+            raise UploadError(f"{archive.name}: {len(infos)} entries, more than {MAX_ENTRIES}")
+        hostile = [f"{i.filename} ({why})" for i in infos if (why := _hostile(i))]
+        if hostile:
+            raise UploadError(
+                f"{archive.name}: refused; entries that would land outside the upload "
+                f"folder: {', '.join(hostile[:5])}{' ...' if len(hostile) > 5 else ''}"
+            )
+        files = [i for i in infos if not i.is_dir()]
+        total = sum(i.file_size for i in files if i.file_size <= max_file_bytes)
+        if total > max_total_bytes:
+            raise UploadError(
+                f"{archive.name}: {total / 1024**3:.1f} GB unpacked, more than "
+                f"{max_total_bytes / 1024**3:.1f} GB"
+            )
+        tops = {PurePosixPath(i.filename).parts[0] for i in infos if i.filename.strip("/")}
+        strip = len(tops) == 1 and all(
+            len(PurePosixPath(i.filename).parts) > 1 or i.is_dir() for i in infos
+        )
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=parent))
+        result = ImportResult(folder=staging)
+        try:
+            for info in files:
+                parts = PurePosixPath(info.filename.replace("\\", "/")).parts[int(strip) :]
+                if not parts or parts[0] in ("__MACOSX",) or parts[-1].startswith("._"):
+                    continue
+                relative = PurePosixPath(*[safe_name(p, "_") for p in parts])
+                why = _refusal(relative.name, info.file_size, max_file_bytes)
+                if why:
+                    result.refused.append(f"{info.filename}: {why}")
+                    continue
+                target = staging / relative
+                if not target.resolve().is_relative_to(staging.resolve()):
+                    result.refused.append(f"{info.filename}: would land outside the folder")
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy_limited(zf.open(info), target, max_file_bytes, info.filename)
+                result.files += 1
+            folder = fresh_folder(parent, archive.stem)
+            folder.rmdir()
+            staging.rename(folder)
+            result.folder = folder
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return result
+
+
+def _refusal(name: str, size: int, max_file_bytes: int) -> str | None:
+    suffix = Path(name).suffix.lower()
+    if name.lower() not in METADATA_NAMES and suffix not in AUDIO_SUFFIXES:
+        return f"not an audio file (expected one of {', '.join(sorted(AUDIO_SUFFIXES))})"
+    if size > max_file_bytes:
+        return f"{size / 1024**2:.0f} MB, more than the {max_file_bytes / 1024**2:.0f} MB limit"
+    return None
+
+
+def _copy_limited(source: io.IOBase, target: Path, limit: int, label: str) -> None:
+    """Copy at most ``limit`` bytes (an archive's stated sizes may lie)."""
+    written = 0
+    with source, open(target, "xb") as out:
+        while chunk := source.read(1 << 20):
+            written += len(chunk)
+            if written > limit:
+                raise UploadError(f"{label}: larger than its archive entry says; refused")
+            out.write(chunk)
+
+
+def import_files(
+    files: list[Path],
+    parent: Path,
+    name: str = "upload",
+    *,
+    max_file_bytes: int = MAX_FILE_BYTES,
+) -> ImportResult:
+    """Copy uploaded audio files and one CSV of transcripts into a fresh audiofolder.
+
+    The CSV needs a column naming the audio file (``file_name``, ``audio``, ``path`` or
+    ``file``; matched by file name) and one holding the text (``transcription``, ``text``,
+    ``sentence`` or ``transcript``); ``speaker`` is kept when present.
+
+    Raises:
+        UploadError: no CSV, more than one, or a CSV without the needed columns.
+    """
+    tables = [f for f in files if Path(f).suffix.lower() == ".csv"]
+    if len(tables) != 1:
+        raise UploadError(
+            f"expected the audio files and one CSV of transcripts, got {len(tables)} CSV files"
+        )
+    rows, columns = _read_table(Path(tables[0]))
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=parent))
+    result = ImportResult(folder=staging)
+    try:
+        names: dict[str, str] = {}
+        for path in files:
+            path = Path(path)
+            if path == Path(tables[0]):
+                continue
+            size = path.stat().st_size
+            why = _refusal(path.name, size, max_file_bytes)
+            if why:
+                result.refused.append(f"{path.name}: {why}")
+                continue
+            target = safe_name(path.name, "clip")
+            if target in names.values():
+                result.refused.append(f"{path.name}: a second file of the same name")
+                continue
+            shutil.copyfile(path, staging / target)
+            names[path.name] = target
+            result.files += 1
+        audio_col, text_col = columns
+        out_rows = []
+        for number, row in enumerate(rows, 2):
+            given = PurePosixPath(str(row.get(audio_col) or "").replace("\\", "/")).name
+            if given not in names:
+                result.refused.append(
+                    f"{Path(tables[0]).name}:{number}: no uploaded audio file {given!r}"
+                )
+                continue
+            out_rows.append(
+                {
+                    "file_name": names[given],
+                    "transcription": row.get(text_col) or "",
+                    "speaker": row.get("speaker") or "",
+                }
+            )
+        with open(staging / "metadata.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=["file_name", "transcription", "speaker"])
+            writer.writeheader()
+            writer.writerows(out_rows)
+        folder = fresh_folder(parent, name)
+        folder.rmdir()
+        staging.rename(folder)
+        result.folder = folder
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
+def _read_table(path: Path) -> tuple[list[dict], tuple[str, str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise UploadError(f"{path.name}: not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    audio = next((c for c in AUDIO_COLUMNS if c in header), None)
+    spoken = next((c for c in TEXT_COLUMNS if c in header), None)
+    if audio is None or spoken is None:
+        raise UploadError(
+            f"{path.name}: expected a column naming the audio file ({', '.join(AUDIO_COLUMNS)}) "
+            f"and one with the text ({', '.join(TEXT_COLUMNS)}); got {', '.join(header) or 'none'}"
+        )
+    rows = [{k.strip(): v for k, v in row.items() if k} for row in reader]
+    return rows, (audio, spoken)
+
+
+@dataclass
+class DatasetCheck:
+    """What ``workbench data prepare`` would make of a folder: kept rows and refused ones."""
+
+    folder: Path
+    n: int
+    hours: float
+    speakers: int
+    problems: list[str]
+    samples: list[tuple[str, str]]  # (audio path, text) of the first few good rows
+
+
+def check_dataset(folder: Path, max_duration_s: float = 30.0, samples: int = 5) -> DatasetCheck:
+    """Read an audiofolder through the audiofolder source and the data validator."""
+    from workbench.data.candidates import PrepareContext, RowProblem
+    from workbench.data.sources import PREPARERS
+    from workbench.data.validate import Validator
+    from workbench.recipe import AudioFolderSource
+
+    spec = AudioFolderSource(path=str(folder))
+    with tempfile.TemporaryDirectory(prefix=".check-", dir=folder.parent) as tmp:
+        ctx = PrepareContext(staging=Path(tmp), pack_dir=None, lexicon=None, language=None)
+        rows = PREPARERS["audiofolder"](spec, ctx)
+        validator = Validator(Path(tmp) / "audio", max_duration_s)
+        good, problems = [], [str(p) for p in rows.problems]
+        for cand in rows.candidates:
+            result = validator.check(cand, "train")
+            if isinstance(result, RowProblem):
+                problems.append(str(result))
+            else:
+                good.append((cand, result))
+    seconds = sum(u.duration or 0.0 for _, u in good)
+    return DatasetCheck(
+        folder=folder,
+        n=len(good),
+        hours=seconds / 3600,
+        speakers=len({u.speaker for _, u in good if u.speaker}),
+        problems=problems,
+        samples=[(str(c.audio), u.text) for c, u in good[:samples]],
+    )
