@@ -11,6 +11,7 @@ extras=""
 apt_packages=(pocketsphinx-testdata asterisk-core-sounds-en-wav asterisk-core-sounds-en espeak-ng)
 if [[ "${1:-}" == "--test" ]]; then
   extras="[test]"
+  apt_packages+=(chromium)  # the browser the UI test drives (Playwright, executable_path)
 fi
 
 missing=()

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from transformers import WhisperConfig, WhisperForConditionalGeneration
+from transformers import (
+    WhisperConfig,
+    WhisperFeatureExtractor,
+    WhisperForConditionalGeneration,
+    WhisperProcessor,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ct2_writer import ct2_variables, write_model_bin
 
+from workbench.data.sources.pocketsphinx import prepare_pocketsphinx
 from workbench.models.bundled import BUNDLED, meta_dir
+from workbench.models.convert import build_generation_config, build_tokenizer
+from workbench.recipe import PocketsphinxSource
 
 PROJECT = Path(__file__).resolve().parent.parent
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -81,3 +90,44 @@ def need_librivox() -> None:
             "pocketsphinx-testdata is not installed; scripts/setup.sh --test installs it "
             "(apt-get install pocketsphinx-testdata)"
         )
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A Hugging Face Whisper folder: a tiny random model with tiny.en's real tokenizer."""
+    import torch
+    from transformers import WhisperForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("tiny_whisper")
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(tiny_whisper_config())
+    meta = meta_dir(BUNDLED["tiny.en"])
+    tokenizer = build_tokenizer(meta / "tokenizer.json", model.config.vocab_size)
+    ct2_config = json.loads((meta / "config.json").read_text())
+    model.generation_config = build_generation_config(model.config, tokenizer, ct2_config)
+    model.save_pretrained(folder)
+    WhisperProcessor(WhisperFeatureExtractor(), tokenizer).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def speech_manifests(tmp_path_factory):
+    """Real recorded clips (pocketsphinx-testdata) as train, replay and general manifests."""
+    need_librivox()
+    folder = tmp_path_factory.mktemp("speech")
+    rows = prepare_pocketsphinx(PocketsphinxSource()).candidates  # 5 librivox, then 5 cards
+    texts = {c.audio.stem: c.text for c in rows}
+    librivox = [c.audio for c in rows[:5]]
+    cards = [c.audio for c in rows[5:]]
+
+    def write(name, paths):
+        rows = [{"id": p.stem, "audio": str(p), "text": texts[p.stem]} for p in paths]
+        path = folder / f"{name}.jsonl"
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        return path
+
+    return {
+        "train": write("train", librivox[:4] + cards[:3]),
+        "replay": write("replay", cards[3:]),
+        "general": write("general", librivox[4:]),
+    }

@@ -397,13 +397,22 @@ class EvalSpec(Spec):
 
     num_beams: int = 1
     batch_size: int = 8
+    max_new_tokens: int | None = None  # cap per clip; default: all the model's positions
 
     def check(self) -> list[tuple[str, str]]:
-        return [
+        out = [
             (name, f"expected a positive integer, got {getattr(self, name)}")
             for name in ("num_beams", "batch_size")
             if getattr(self, name) < 1
         ]
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            out.append(
+                (
+                    "max_new_tokens",
+                    f"expected a positive integer or null, got {self.max_new_tokens}",
+                )
+            )
+        return out
 
 
 @dataclass(kw_only=True)

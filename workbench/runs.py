@@ -107,12 +107,6 @@ class RunDir:
         phase = status.get("phase")
         # Between `queued` and the trainer taking over, the pipeline process speaks for it.
         waiting = status.get("pid") is None and phase == "preparing" and pipeline_alive
-        if status.get("state") in ACTIVE and not (trainer_alive or waiting):
-            status["state"] = "failed"
-            status["error"] = status.get("error") or (
-                "the training process ended without finishing (killed or crashed); "
-                "resume it from its last checkpoint"
-            )
         if phase in BUSY_PHASES and not pipeline_alive:
             if phase == "training" and trainer_alive:
                 pass  # the trainer goes on alone; evaluation can be run afterwards
@@ -121,6 +115,12 @@ class RunDir:
                 status["error"] = status.get("error") or (
                     f"the pipeline process ended while {phase}; see pipeline.log"
                 )
+        if status.get("state") in ACTIVE and not (trainer_alive or waiting):
+            status["state"] = "failed"
+            status["error"] = status.get("error") or (
+                "the training process ended without finishing (killed or crashed); "
+                "resume it from its last checkpoint"
+            )
         return status
 
     def busy(self) -> bool:

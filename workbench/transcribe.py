@@ -43,6 +43,7 @@ class DecodeOptions:
     language: str | None = None  # multilingual models only; None detects the language
     task: str = "transcribe"
     prompt: str | None = None  # text that conditions decoding, e.g. the lexicon's terms
+    max_new_tokens: int | None = None  # default: every position the decoder has left
 
     def generate_kwargs(self, loaded: LoadedModel) -> dict:
         max_positions = loaded.model.config.max_target_positions
@@ -53,7 +54,7 @@ class DecodeOptions:
             ids = ids[: max_positions // 4]  # leave most positions to the transcript
             kwargs["prompt_ids"] = ids.to(loaded.model.device)
             room -= len(ids)
-        kwargs["max_new_tokens"] = room
+        kwargs["max_new_tokens"] = min(room, self.max_new_tokens or room)
         if loaded.multilingual:  # English-only models refuse language and task
             kwargs["task"] = self.task
             if self.language:

@@ -166,7 +166,11 @@ def evaluate_adapter(
     base_sha = model_fingerprint(recipe.base_model, loaded.path)
     check_adapter_fits(adapter, recipe.base_model, loaded.model, base_sha)
     loaded.model = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
-    options = DecodeOptions(num_beams=recipe.eval.num_beams, language=recipe.language)
+    options = DecodeOptions(
+        num_beams=recipe.eval.num_beams,
+        language=recipe.language,
+        max_new_tokens=recipe.eval.max_new_tokens,
+    )
     language = recipe.language or "en"
     normalize = get_normalizer(language)
     spaced = language not in UNSPACED_LANGUAGES

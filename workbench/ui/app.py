@@ -82,11 +82,18 @@ def build_app(ws: Workspace) -> gr.Blocks:
         runs_tab.select(runs["reload"], None, runs["table"])
 
         def on_load():
-            from workbench.ui.common import run_choices
+            from workbench.ui.common import run_choices, run_of
 
+            run_id = current_run(ws)
+            # A fresh page opens the current run's recipe when it is one of the choices.
+            recipe_path = default_recipe(ws)
+            if (chosen := run_of(ws, run_id)) is not None:
+                path = chosen.status().get("recipe_path")
+                if path in [p for _, p in ws.recipe_choices()]:
+                    recipe_path = path
             return (
-                gr.update(choices=ws.recipe_choices(), value=default_recipe(ws)),
-                gr.update(choices=run_choices(ws), value=current_run(ws)),
+                gr.update(choices=ws.recipe_choices(), value=recipe_path),
+                gr.update(choices=run_choices(ws), value=run_id),
             )
 
         app.load(on_load, None, [recipe, run])

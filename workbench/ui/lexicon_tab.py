@@ -71,7 +71,11 @@ def base_misses(recipe, progress=None) -> dict[str, int]:
     loaded = load_model(recipe.base_model)
     transcriber = Transcriber(
         loaded,
-        DecodeOptions(num_beams=recipe.eval.num_beams, language=recipe.language),
+        DecodeOptions(
+            num_beams=recipe.eval.num_beams,
+            language=recipe.language,
+            max_new_tokens=recipe.eval.max_new_tokens,
+        ),
         batch_size=recipe.eval.batch_size,
     )
     hyps: list[str] = []

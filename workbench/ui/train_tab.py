@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
 from workbench.recipe import RecipeError, load_recipe
 from workbench.runs import RunBusyError, RunDir, start_pipeline, stop_run
@@ -73,15 +72,51 @@ def describe_run(run: RunDir) -> tuple[str, str]:
     return " ".join(parts), bar
 
 
-def loss_frame(run: RunDir) -> pd.DataFrame:
-    """Loss per logged step (training loss, and the general-set loss when guarded)."""
-    rows = []
-    for m in run.metrics():
-        if "loss" in m:
-            rows.append({"step": m["step"], "value": m["loss"], "series": "training loss"})
-        if "general_loss" in m:
-            rows.append({"step": m["step"], "value": m["general_loss"], "series": "general set"})
-    return pd.DataFrame(rows, columns=["step", "value", "series"])
+SERIES = {"loss": ("training loss", "#2f7de1"), "general_loss": ("general-set loss", "#c49a3a")}
+
+
+def loss_svg(metrics: list[dict], width: int = 560, height: int = 240) -> str:
+    """The loss curve (and the general-set loss when guarded) as an inline SVG."""
+    lines = {
+        key: [(m["step"], m[key]) for m in metrics if isinstance(m.get(key), (int, float))]
+        for key in SERIES
+    }
+    points = [p for series in lines.values() for p in series]
+    if not points:
+        return "<p class='muted'>The loss curve appears after the first logged step.</p>"
+    left, right, top, bottom = 56, 12, 24, 30
+    x_max = max(s for s, _ in points) or 1
+    y_lo, y_hi = min(v for _, v in points), max(v for _, v in points)
+    if y_hi - y_lo < 1e-9:
+        y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
+
+    def xy(step: float, value: float) -> str:
+        x = left + (width - left - right) * step / x_max
+        y = top + (height - top - bottom) * (1 - (value - y_lo) / (y_hi - y_lo))
+        return f"{x:.1f},{y:.1f}"
+
+    parts = [
+        f'<svg width="{width}" height="{height}" role="img" aria-label="loss curve" '
+        'style="font:12px system-ui,sans-serif">',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" '
+        'stroke="#999"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#999"/>',
+        f'<text x="4" y="{top + 4}">{y_hi:.3g}</text>',
+        f'<text x="4" y="{height - bottom}">{y_lo:.3g}</text>',
+        f'<text x="{left}" y="{height - 8}">step 0</text>',
+        f'<text x="{width - right - 60}" y="{height - 8}">step {x_max}</text>',
+    ]
+    legend_x = left + 8
+    for key, series in lines.items():
+        if not series:
+            continue
+        label, colour = SERIES[key]
+        path = " ".join(xy(s, v) for s, v in series)
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        parts.append(f'<text x="{legend_x}" y="14" fill="{colour}">{label}</text>')
+        legend_x += 140
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def log_text(run: RunDir, lines: int = 30) -> str:
@@ -100,14 +135,11 @@ def create_train_tab(shared: Shared) -> dict[str, Any]:
     status_md = gr.Markdown("No run chosen yet.", elem_id="train-status")
     progress = gr.HTML(elem_id="train-progress")
     with gr.Row():
-        plot = gr.LinePlot(
-            x="step", y="value", color="series", title="loss", height=260, elem_id="train-loss"
-        )
+        plot = gr.HTML(elem_id="train-loss")
         log_box = gr.Textbox(
             label="log (last lines)",
-            lines=14,
-            max_lines=14,
-            autoscroll=True,
+            lines=16,
+            max_lines=16,
             elem_id="train-log",
         )
     timer = gr.Timer(2.0)
@@ -118,9 +150,9 @@ def create_train_tab(shared: Shared) -> dict[str, Any]:
                 children.remove(proc)
         run = run_of(ws, run_id)
         if run is None:
-            return ["No run chosen yet: start one, or pick one in the Run menu.", "", None, ""]
+            return ["No run chosen yet: start one, or pick one in the Run menu.", "", "", ""]
         text, bar = describe_run(run)
-        return [text, bar, loss_frame(run), log_text(run)]
+        return [text, bar, loss_svg(run.metrics()), log_text(run, 16)]
 
     outputs = [status_md, progress, plot, log_box]
 

@@ -1,0 +1,93 @@
+"""End to end in a real headless Chromium: a tiny recipe run to the end through the UI.
+
+Screenshots of every tab go to build/ui-screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.ui.conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.ui
+TABS = ["Recipes", "Data", "Lexicon", "Augment", "Train", "Compare", "Try it", "Export", "Runs"]
+
+
+def choose(page, elem_id: str, label: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def wait_for_toast(page, text: str) -> str:
+    """The text of the first message box in the page that says ``text``."""
+    toast = page.locator(".toast-body").filter(has_text=text).first
+    toast.wait_for()
+    return toast.inner_text()
+
+
+def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page):
+    url, _, runs = server
+    page.goto(url, wait_until="load")
+    choose(page, "header-recipe", "tiny-ui (yours)")
+    message = page.locator("#recipe-message")
+    message.get_by_text("opened").wait_for()
+    page.locator("#recipe-validate").click()
+    message.get_by_text("✓ valid").wait_for()
+    for name in TABS:
+        open_tab(page, name)
+        page.wait_for_timeout(500)
+        shot(page, f"{TABS.index(name) + 1:02d}-{name.lower().replace(' ', '-')}")
+
+    open_tab(page, "Train")
+    page.locator("#train-start").click()
+    status = page.locator("#train-status")
+    status.get_by_text(re.compile("tiny-ui-")).wait_for()
+    # A second run while one is going is refused, with a message in the page.
+    page.locator("#train-start").click()
+    assert "wait for it to finish" in wait_for_toast(page, "is still")
+    # A reload finds the same run, still going or done.
+    run_ids = [p.name for p in runs.iterdir() if (p / "status.json").is_file()]
+    assert len(run_ids) == 1, run_ids
+    page.reload(wait_until="load")
+    open_tab(page, "Train")
+    status.get_by_text(run_ids[0]).wait_for()
+    status.get_by_text("finished").wait_for(timeout=400_000)
+    progress = page.locator("#train-progress-text").inner_text()
+    assert "step 4 / 4" in progress
+    shot(page, "05-train-finished")
+
+    open_tab(page, "Compare")
+    figures = page.locator("table.wb-figures")
+    figures.wait_for()
+    text = figures.inner_text()
+    report = json.loads((runs / run_ids[0] / "report.json").read_text())
+    for set_name in ("eval", "general"):
+        assert set_name in text
+        wer = report["sets"][set_name]["adapted"]["wer"]
+        assert f"{100 * wer:.1f}%" in text  # the page shows the report's own figures
+    assert "difference" in text
+    page.locator("#compare-utterances table").wait_for()
+    page.locator("#compare-filter").get_by_text("broken", exact=True).click()
+    page.locator("#compare-utterances").get_by_text("utterance(s)").wait_for()
+    shot(page, "06-compare-report")
+
+    open_tab(page, "Export")
+    page.locator("#export-go").click()
+    page.locator("#export-file").get_by_text(".zip").wait_for(timeout=120_000)
+    shot(page, "08-export-built")
+
+    open_tab(page, "Runs")
+    page.locator("#runs-table").get_by_text(run_ids[0]).first.wait_for()
+    assert "Traceback" not in page.locator("body").inner_text()

@@ -1,0 +1,148 @@
+"""The recipe form comes from the dataclasses; edits land in the YAML; errors find their field."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import yaml
+
+from workbench.recipe import LoraSpec, TrainSpec, load_recipe
+from workbench.ui.recipe_editor import (
+    FIELDS,
+    check_text,
+    compose,
+    field_problems,
+    open_recipe,
+    open_text,
+    save_recipe,
+)
+from workbench.ui.recipe_form import rebase_paths
+from workbench.ui.workspace import Workspace, WorkspaceError
+
+MEDICAL = "data_recipes/medical_tiny-en_lora.yaml"
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return Workspace.open(tmp_path / "ws", tmp_path / "runs")
+
+
+def test_every_scalar_field_of_the_specs_is_in_the_form():
+    keys = {f.key for f in FIELDS}
+    for spec, prefix in ((TrainSpec, "train"), (LoraSpec, "lora")):
+        for f in dataclasses.fields(spec):
+            assert f"{prefix}.{f.name}" in keys
+    assert {"augment.noise", "augment.noise.min_snr_db", "lexicon.prompt", "eval.num_beams"} <= keys
+
+
+def test_a_shipped_recipe_opens_with_its_values(ws):
+    opened = open_recipe(__import__("pathlib").Path(MEDICAL), ws)
+    assert opened.problems == []
+    assert opened.values["lora.rank"] == 32 and opened.values["train.max_steps"] == 100
+    assert opened.values["augment.reverb"] is False  # a section that is off
+    assert "synth" in opened.data_text and "replay" in opened.data_text
+
+
+def test_compose_writes_only_what_changed(ws):
+    from pathlib import Path
+
+    opened = open_recipe(Path(MEDICAL), ws)
+    inputs = dict(opened.values)
+    inputs["lora.rank"] = 8
+    inputs["train.learning_rate"] = "5e-4"
+    inputs["augment.telephone"] = True  # switched on: its defaults apply
+    text, errors = compose(opened.text, opened.values, inputs, opened.data_text)
+    assert errors == {}
+    data = yaml.safe_load(text)
+    assert data["lora"]["rank"] == 8 and data["train"]["learning_rate"] == 5e-4
+    assert data["augment"] == {"telephone": {}}
+    assert "dropout" not in data["lora"]  # untouched fields stay out of the YAML
+    recipe, problems, _ = check_text(text, Path(MEDICAL).parent, ws)
+    assert problems == [] and recipe.lora.rank == 8 and recipe.augment.telephone is not None
+
+
+def test_bad_inputs_and_bad_values_find_their_fields(ws):
+    from pathlib import Path
+
+    opened = open_recipe(Path(MEDICAL), ws)
+    inputs = dict(opened.values)
+    inputs["train.batch_size"] = "eight"
+    inputs["lora.top_decoder_layers"] = 9  # tiny.en has 4
+    inputs["train.replay_ratio"] = 1.5
+    text, errors = compose(opened.text, opened.values, inputs, opened.data_text)
+    assert "train.batch_size" in errors
+    reopened = open_text(text, Path(MEDICAL).parent, ws)
+    by_field, _ = field_problems(reopened.problems)
+    assert "4 decoder layers" in by_field["lora.top_decoder_layers"]
+    assert "[0, 1)" in by_field["train.replay_ratio"]
+
+
+def test_the_data_block_is_edited_as_yaml(ws):
+    from pathlib import Path
+
+    opened = open_recipe(Path(MEDICAL), ws)
+    block = "train:\n  - {source: pocketsphinx}\ngeneral:\n  - {source: asterisk, limit: 5}\n"
+    text, errors = compose(opened.text, opened.values, opened.values, block)
+    assert errors == {}
+    data = yaml.safe_load(text)["data"]
+    assert data["train"] == [{"source": "pocketsphinx"}] and "eval" not in data
+    _, errors = compose(opened.text, opened.values, opened.values, "test: []\n")
+    assert "unknown split" in errors["data"]
+    by_field, _ = field_problems(
+        open_text(
+            compose(opened.text, opened.values, opened.values, "train: [{source: nope}]")[0],
+            Path(MEDICAL).parent,
+            ws,
+        ).problems
+    )
+    assert "unknown source 'nope'" in by_field["data"]
+
+
+def test_save_rewrites_relative_paths_and_never_overwrites(ws, tmp_path):
+    folder = tmp_path / "elsewhere"
+    (folder / "lex").mkdir(parents=True)
+    (folder / "lex" / "terms.tsv").write_text("term\tcategory\nstatin\tdrug\n")
+    text = "name: mine\nbase_model: bundled:tiny.en\nlexicon: {path: lex/terms.tsv}\n"
+    path = save_recipe(ws, "mine", text, folder)
+    assert path == ws.recipes / "mine.yaml"
+    saved = yaml.safe_load(path.read_text())
+    assert (ws.recipes / saved["lexicon"]["path"]).resolve() == folder / "lex" / "terms.tsv"
+    assert path.read_text().startswith(f"# workbench run {path}")
+    assert load_recipe(path).lexicon.path == str(folder / "lex" / "terms.tsv")
+    with pytest.raises(WorkspaceError, match="exists"):
+        save_recipe(ws, "mine", text, folder)
+    with pytest.raises(WorkspaceError, match="expected letters"):
+        save_recipe(ws, "../evil", text, folder)
+    save_recipe(ws, "mine", text.replace("name: mine", "name: other"), folder, overwrite=True)
+    assert yaml.safe_load(path.read_text())["name"] == "mine"
+
+
+def test_an_invalid_recipe_is_not_saved(ws):
+    from pathlib import Path
+
+    from workbench.recipe import RecipeError
+
+    with pytest.raises(RecipeError):
+        save_recipe(ws, "bad", "name: bad\ntrain: {batch_size: 0}\n", Path("."))
+    assert not (ws.recipes / "bad.yaml").exists()
+
+
+def test_yaml_tags_and_duplicate_keys_are_refused(ws):
+    from pathlib import Path
+
+    _, problems, _ = check_text("name: x\n!!python/object:os.system {}\n", Path("."), ws)
+    assert problems
+    _, problems, _ = check_text("name: x\nname: y\n", Path("."), ws)
+    assert any("duplicate" in p.message for p in problems)
+
+
+def test_rebase_paths_reaches_source_lists(tmp_path):
+    data = {
+        "data": {"train": [{"source": "manifest", "path": "m.jsonl"}, {"source": "synth"}]},
+        "augment": {"noise": {"folder": "noise"}},
+    }
+    out = rebase_paths(data, tmp_path / "a", tmp_path / "b")
+    assert out["data"]["train"][0]["path"] == "../a/m.jsonl"
+    assert out["augment"]["noise"]["folder"] == "../a/noise"
+    assert data["data"]["train"][0]["path"] == "m.jsonl"  # the input is left alone
