@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
+from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.ui.conftest import SCREENSHOTS
 
@@ -37,7 +40,30 @@ def wait_for_toast(page, text: str) -> str:
     return toast.inner_text()
 
 
-def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page):
+def evil_zip(folder):
+    path = folder / "evil.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("metadata.csv", "file_name,transcription\n")
+        zf.writestr("../../escape.wav", b"RIFF")
+    return path
+
+
+def good_zip(folder, manifests):
+    """Two real clips and their transcripts as an audiofolder zip, plus a stray file."""
+    path = folder / "clinic.zip"
+    rows = [json.loads(line) for line in manifests["train"].read_text().splitlines()[:2]]
+    with zipfile.ZipFile(path, "w") as zf:
+        lines = ["file_name,transcription"]
+        for row in rows:
+            name = Path(row["audio"]).name
+            zf.write(row["audio"], f"clinic/{name}")
+            lines.append(f"{name},{row['text']}")
+        zf.writestr("clinic/metadata.csv", "\n".join(lines) + "\n")
+        zf.writestr("clinic/readme.exe", b"MZ")
+    return path
+
+
+def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page, tmp_path, speech_manifests):
     url, _, runs = server
     page.goto(url, wait_until="load")
     choose(page, "header-recipe", "tiny-ui (yours)")
@@ -49,6 +75,30 @@ def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page):
         open_tab(page, name)
         page.wait_for_timeout(500)
         shot(page, f"{TABS.index(name) + 1:02d}-{name.lower().replace(' ', '-')}")
+
+    # Data: the recipe's data prepared and counted; an upload with a zip-slip entry refused,
+    # a good one imported and checked.
+    open_tab(page, "Data")
+    page.locator("#data-prepare").click()
+    expect(page.locator("#data-counts")).to_contain_text("train")
+    files = page.locator("#data-files input[type=file]")
+    files.set_input_files(str(evil_zip(tmp_path)))
+    page.locator("#data-import").click()
+    assert "outside the upload folder" in wait_for_toast(page, "refused")
+    expect(page.locator("#data-upload-note")).to_contain_text("outside the upload folder")
+    files.set_input_files(str(good_zip(tmp_path, speech_manifests)))
+    page.locator("#data-import").click()
+    expect(page.locator("#data-upload-note")).to_contain_text("2 utterances")
+    expect(page.locator("#data-refused")).to_contain_text("not an audio file")
+    shot(page, "02-data-upload")
+
+    # Augment: a clip of the recipe before and after, with the drawn parameters.
+    open_tab(page, "Augment")
+    page.locator("#augment-load").click()
+    page.locator("#augment-noise input").check()
+    page.locator("#augment-go").click()
+    expect(page.locator("#augment-params")).to_contain_text("snr_db")
+    shot(page, "04-augment-preview")
 
     open_tab(page, "Train")
     page.locator("#train-start").click()
@@ -83,11 +133,21 @@ def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page):
     page.locator("#compare-utterances").get_by_text("utterance(s)").wait_for()
     shot(page, "06-compare-report")
 
+    # Try it: a clip through base and adapted, with and without the lexicon prompt.
+    open_tab(page, "Try it")
+    clip = json.loads(speech_manifests["general"].read_text().splitlines()[0])["audio"]
+    page.locator("#try-audio input[type=file]").set_input_files(clip)
+    page.locator("#try-go").click()
+    expect(page.locator("#try-adapted-prompt textarea")).not_to_have_value("", timeout=120_000)
+    assert page.locator("#try-base textarea").input_value() != ""
+    shot(page, "07-try-it")
+
     open_tab(page, "Export")
     page.locator("#export-go").click()
     page.locator("#export-file").get_by_text(".zip").wait_for(timeout=120_000)
     shot(page, "08-export-built")
 
     open_tab(page, "Runs")
-    page.locator("#runs-table").get_by_text(run_ids[0]).first.wait_for()
+    expect(page.locator("#runs-table")).to_contain_text(run_ids[0])
+    expect(page.locator("#runs-table")).to_contain_text("finished")
     assert "Traceback" not in page.locator("body").inner_text()

@@ -78,7 +78,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
     """Build the tab; returns its components by name."""
     with gr.Row():
         clip_pick = gr.Dropdown(label="a training clip of the recipe", choices=[], scale=3)
-        load_btn = gr.Button("List the recipe's clips", scale=1)
+        load_btn = gr.Button("List the recipe's clips", scale=1, elem_id="augment-load")
         upload = gr.Audio(label="or upload a clip", type="filepath", sources=["upload"], scale=2)
     with gr.Row():
         speed_on = gr.Checkbox(label="speed", value=True)
@@ -88,7 +88,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         rooms = gr.CheckboxGroup(list(ROOMS), value=list(ROOMS), label="rooms")
         phone_on = gr.Checkbox(label="telephone", value=False)
     with gr.Row():
-        noise_on = gr.Checkbox(label="noise", value=True)
+        noise_on = gr.Checkbox(label="noise", value=True, elem_id="augment-noise")
         min_snr = gr.Number(label="min_snr_db", value=5.0)
         max_snr = gr.Number(label="max_snr_db", value=15.0)
         kinds = gr.CheckboxGroup(list(NOISE_KINDS[:-1]), value=["white", "pink"], label="kinds")

@@ -157,7 +157,9 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
             else:
                 result = import_files(items, ws.data, label)
         except UploadError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            gr.Warning(str(exc))
+            empty = pd.DataFrame([], columns=["file or row", "reason"])
+            return f"⚠ {exc}", empty, "", None
         check = check_dataset(result.folder)
         rows = [r.split(": ", 1) if ": " in r else [r, ""] for r in result.refused]
         rows += [p.split(": ", 1) if ": " in p else [p, ""] for p in check.problems]
@@ -166,7 +168,7 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
             f"{check.speakers} speakers), {len(rows)} refused; saved in `{result.folder}`."
         )
         frame = pd.DataFrame(rows, columns=["file or row", "reason"])
-        return note, frame, str(result.folder) if check.n else ""
+        return note, frame, str(result.folder) if check.n else "", None
 
     @friendly
     def on_add(folder: str, split_name: str, text: str):
@@ -219,7 +221,7 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
 
     prepare_btn.click(on_prepare, [shared.recipe], [counts, dropped, sample_pick])
     sample_pick.change(on_sample, [sample_pick, shared.recipe], [sample_audio, sample_text])
-    import_btn.click(on_import, [files, name], [upload_note, refused, dataset])
+    import_btn.click(on_import, [files, name], [upload_note, refused, dataset, files])
     add_btn.click(on_add, [dataset, split, shared.yaml], [shared.yaml, shared.data_code])
     shared.recipe.change(on_terms, [shared.recipe], [term])
     speak_btn.click(on_speak, [shared.recipe, voice, term], [synth_text, synth_audio])

@@ -68,7 +68,7 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
     ws = shared.ws
     cache = ModelCache()
     audio = gr.Audio(
-        sources=["microphone", "upload"],
+        sources=["upload", "microphone"],
         type="filepath",
         label="record or upload a clip",
         elem_id="try-audio",
