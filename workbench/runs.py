@@ -211,18 +211,22 @@ def start_training(
     if resume:
         command.append("--resume")
     command += list(overrides)
-    env = {**os.environ, SUBPROCESS_ENV: "1", "PYTHONUNBUFFERED": "1"}
-    with open(run.log_path, "ab") as log:
-        proc = subprocess.Popen(
+    proc = _spawn(command, run.log_path, {SUBPROCESS_ENV: "1"})
+    run.write_status(pid=proc.pid)
+    return proc
+
+
+def _spawn(command: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A process in a session of its own, its output appended to ``log_path`` (never a pipe)."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env=env,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
         )
-    run.write_status(pid=proc.pid)
-    return proc
 
 
 def stop_run(run: RunDir) -> str:
@@ -291,16 +295,7 @@ def start_pipeline(
         command.append(str(run.root))
         if resume:
             command.append("--resume")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        with open(run.pipeline_log, "ab") as log:
-            proc = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=env,
-            )
+        proc = _spawn(command, run.pipeline_log, {})
         # One write, so that no reader sees a phase without the process behind it.
         fields: dict[str, Any] = {"phase": "preparing", "pipeline_pid": proc.pid, "error": None}
         fields["recipe_path"] = str(recipe)

@@ -74,6 +74,17 @@ def spec_from_controls(
     )
 
 
+def _spec(*controls: Any) -> AugmentSpec:
+    """:func:`spec_from_controls` with empty lists for empty inputs; errors as messages."""
+    s_on, lo, hi, n_on, snr_lo, snr_hi, kinds, r_on, rooms, t_on, every, p = controls
+    try:
+        return spec_from_controls(
+            s_on, lo, hi, n_on, snr_lo, snr_hi, kinds or [], r_on, rooms or [], t_on, every, p or {}
+        )
+    except SpecError as exc:
+        raise gr.Error(f"augment: {exc}", print_exception=False) from None
+
+
 def create_augment_tab(shared: Shared) -> dict[str, Any]:
     """Build the tab; returns its components by name."""
     with gr.Row():
@@ -188,23 +199,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         except AudioError as exc:
             raise gr.Error(f"{Path(path).name}: {exc.reason}", print_exception=False) from None
         samples = samples[: MAX_SECONDS * SAMPLE_RATE]
-        try:
-            spec = spec_from_controls(
-                s_on,
-                lo,
-                hi,
-                n_on,
-                snr_lo,
-                snr_hi,
-                kinds_ or [],
-                r_on,
-                rooms_ or [],
-                t_on,
-                every_,
-                p or {},
-            )
-        except SpecError as exc:
-            raise gr.Error(f"augment: {exc}", print_exception=False) from None
+        spec = _spec(s_on, lo, hi, n_on, snr_lo, snr_hi, kinds_, r_on, rooms_, t_on, every_, p)
         babble = None
         if spec.noise is not None and "babble" in spec.noise.kinds:
             from workbench.data.prepare import prepare_data
@@ -225,23 +220,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
 
     @friendly
     def on_copy(text, s_on, lo, hi, n_on, snr_lo, snr_hi, kinds_, r_on, rooms_, t_on, p):
-        try:
-            spec = spec_from_controls(
-                s_on,
-                lo,
-                hi,
-                n_on,
-                snr_lo,
-                snr_hi,
-                kinds_ or [],
-                r_on,
-                rooms_ or [],
-                t_on,
-                False,
-                p or {},
-            )
-        except SpecError as exc:
-            raise gr.Error(f"augment: {exc}", print_exception=False) from None
+        spec = _spec(s_on, lo, hi, n_on, snr_lo, snr_hi, kinds_, r_on, rooms_, t_on, False, p)
         data = yaml.safe_load(text or "") or {}
         if not isinstance(data, dict):
             raise gr.Error("the recipe YAML is not a mapping; fix it in the Recipes tab first")

@@ -137,14 +137,19 @@ def extract_zip(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _copy_limited(zf.open(info), target, max_file_bytes, info.filename)
                 result.files += 1
-            folder = fresh_folder(parent, archive.stem)
-            folder.rmdir()
-            staging.rename(folder)
-            result.folder = folder
+            result.folder = _publish(staging, parent, archive.stem)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return result
+
+
+def _publish(staging: Path, parent: Path, name: str) -> Path:
+    """Give a finished staging folder its fresh, final name under ``parent``."""
+    folder = fresh_folder(parent, name)
+    folder.rmdir()
+    staging.rename(folder)
+    return folder
 
 
 def _refusal(name: str, size: int, max_file_bytes: int) -> str | None:
@@ -230,10 +235,7 @@ def import_files(
             writer = csv.DictWriter(f, fieldnames=["file_name", "transcription", "speaker"])
             writer.writeheader()
             writer.writerows(out_rows)
-        folder = fresh_folder(parent, name)
-        folder.rmdir()
-        staging.rename(folder)
-        result.folder = folder
+        result.folder = _publish(staging, parent, name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
