@@ -205,7 +205,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     _quiet_transformers()
     phase("evaluating")
-    code = _evaluate(recipe, run.adapter, run.report)
+    try:
+        code = _evaluate(recipe, run.adapter, run.report)
+    except BaseException as exc:  # a watcher must see the failure, whatever it was
+        run.write_status(phase="failed", pipeline_pid=None, error=f"evaluation: {exc!r}")
+        raise
     if code != EXIT_OK:
         return fail("evaluation failed; see pipeline.log")
     phase("exporting")
