@@ -32,8 +32,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class ExposureError(ValueError):
+    """Serving beyond localhost without a password, and not told that is fine."""
+
+
 def auth_for(args: argparse.Namespace) -> tuple[list[tuple[str, str]] | None, str | None]:
-    """(Gradio auth, warning or error) for the chosen host and password options."""
+    """(Gradio auth, a warning to print) for the chosen host and password options.
+
+    Raises:
+        ExposureError: beyond localhost with no password and no ``--no-password``.
+    """
     password = args.password or os.environ.get("WORKBENCH_PASSWORD")
     local = args.host in LOCAL_HOSTS
     if password:
@@ -45,7 +53,7 @@ def auth_for(args: argparse.Namespace) -> tuple[list[tuple[str, str]] | None, st
             f"WARNING: serving on {args.host}:{args.port} WITHOUT a password; anyone who can "
             "reach this port can train, read your data and download your adapters"
         )
-    return None, (
+    raise ExposureError(
         f"refusing to serve on {args.host} without a password: set --password (or "
         "$WORKBENCH_PASSWORD), or pass --no-password to accept the risk"
     )
@@ -53,12 +61,13 @@ def auth_for(args: argparse.Namespace) -> tuple[list[tuple[str, str]] | None, st
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    auth, message = auth_for(args)
-    if message and auth is None and not args.no_password and args.host not in LOCAL_HOSTS:
-        print(f"app.py: {message}", file=sys.stderr)
+    try:
+        auth, warning = auth_for(args)
+    except ExposureError as exc:
+        print(f"app.py: {exc}", file=sys.stderr)
         return 2
-    if message:
-        print(message, file=sys.stderr)
+    if warning:
+        print(warning, file=sys.stderr)
     if args.runs:
         os.environ["WORKBENCH_RUNS"] = str(args.runs)  # the trainers started from here too
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -115,19 +115,25 @@ def _run_logger(run: RunDir) -> Callable[[str], None]:
     return log
 
 
+def _open_run(args: argparse.Namespace, recipe: Recipe) -> RunDir | None:
+    """``--run-dir``, else a new run folder; None (after saying why) for a bad ``--resume``."""
+    from workbench.runs import RunDir, new_run_dir
+
+    if args.resume and args.run_dir is None:
+        _err("--resume needs --run-dir: the run to continue")
+        return None
+    return RunDir(args.run_dir) if args.run_dir else new_run_dir(recipe.name)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     _quiet_transformers()
     from workbench.data.prepare import DataError
-    from workbench.runs import RunDir, new_run_dir
     from workbench.train.loop import TrainError, train_recipe
 
     recipe = _load_recipe(args.recipe, args.overrides)
-    if recipe is None:
+    run = _open_run(args, recipe) if recipe is not None else None
+    if run is None:
         return EXIT_USAGE
-    if args.resume and args.run_dir is None:
-        _err("--resume needs --run-dir: the run to continue")
-        return EXIT_USAGE
-    run = RunDir(args.run_dir) if args.run_dir else new_run_dir(recipe.name)
     status = run.status()
     if status.get("state") in ("running", "queued") and status.get("pid") != os.getpid():
         # (A trainer started by start_training finds its own pid in the status.)
@@ -147,15 +153,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Prepare, then train in a subprocess (output in train.log, followed here), evaluate,
     export; each phase is written to the run's status for anyone watching."""
     from workbench.data.prepare import DataError, prepare_data
-    from workbench.runs import RunDir, new_run_dir, start_training
+    from workbench.runs import start_training
 
     recipe = _load_recipe(args.recipe, args.overrides)
-    if recipe is None:
+    run = _open_run(args, recipe) if recipe is not None else None
+    if run is None:
         return EXIT_USAGE
-    if args.resume and args.run_dir is None:
-        _err("--resume needs --run-dir: the run to continue")
-        return EXIT_USAGE
-    run = RunDir(args.run_dir) if args.run_dir else new_run_dir(recipe.name)
     if args.resume and not run.status_path.is_file():
         _err(f"{run.root} is not a run folder (no status.json); nothing to resume")
         return EXIT_USAGE

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from app import auth_for, parse_args
+import pytest
+
+from app import ExposureError, auth_for, parse_args
 
 
 def test_local_by_default_without_a_password():
@@ -16,8 +18,8 @@ def test_local_by_default_without_a_password():
 
 def test_beyond_localhost_needs_a_password(monkeypatch):
     monkeypatch.delenv("WORKBENCH_PASSWORD", raising=False)
-    auth, message = auth_for(parse_args(["--host", "0.0.0.0"]))
-    assert auth is None and "refusing" in message
+    with pytest.raises(ExposureError, match="refusing"):
+        auth_for(parse_args(["--host", "0.0.0.0"]))
     auth, message = auth_for(parse_args(["--host", "0.0.0.0", "--password", "s3cret"]))
     assert auth == [("workbench", "s3cret")] and message is None
     monkeypatch.setenv("WORKBENCH_PASSWORD", "env-pass")

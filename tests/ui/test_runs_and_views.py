@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import gradio as gr
 import numpy as np
@@ -196,9 +197,8 @@ def test_lexicon_table_round_trip(tmp_path):
     path.write_text(frame_to_tsv(frame))
     again = load_lexicon(path)
     assert len(again) == len(lexicon) + 1 and again.get("zolpidem").spoken == ("zol pi dem",)
-    assert again.get("metoprolol") == lexicon.get("metoprolol").__class__(
-        **{**lexicon.get("metoprolol").__dict__, "line": again.get("metoprolol").line}
-    )
+    for term in lexicon:  # every field survives the table, line numbers aside
+        assert replace(again.get(term.term), line=0) == replace(term, line=0)
     assert set(search(frame, "STATIN")["term"]) >= {"atorvastatin", "simvastatin"}
     assert isinstance(search(frame, ""), pd.DataFrame)
 

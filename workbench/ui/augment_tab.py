@@ -119,6 +119,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         after_img = gr.Image(label="after: spectrogram", interactive=False)
     params = gr.JSON(label="drawn parameters", elem_id="augment-params")
     probs = gr.State({})
+    listed = gr.State([])  # the training clips offered in the menu
 
     def _recipe(recipe_path: str | None):
         from workbench.recipe import load_recipe
@@ -159,12 +160,14 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         prepared = prepare_data(_recipe(recipe_path), log=lambda m: None)
         utts = prepared.utterances("train")[:100]
         choices = [(f"{u.id}: {u.text[:60]}", str(u.audio)) for u in utts]
-        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+        listed = [path for _, path in choices]
+        return gr.update(choices=choices, value=listed[0] if listed else None), listed
 
     @friendly
     def on_go(
         recipe_path,
         picked,
+        listed,
         uploaded,
         s_on,
         lo,
@@ -185,15 +188,8 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         path = uploaded or picked
         if not path:
             raise gr.Error("pick a clip of the recipe or upload one", print_exception=False)
-        if picked and not uploaded:  # only clips of the prepared set are read from disk
-            from workbench.data.prepare import prepare_data
-
-            known = {
-                str(u.audio)
-                for u in prepare_data(_recipe(recipe_path), log=lambda m: None).utterances("train")
-            }
-            if picked not in known:
-                raise gr.Error("that clip is not in the recipe's training set")
+        if not uploaded and picked not in (listed or []):  # only listed clips are read
+            raise gr.Error("that clip is not in the recipe's training set")
         try:
             samples = load_audio(path)
         except AudioError as exc:
@@ -241,8 +237,8 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         phone_on,
     ]
     shared.recipe.change(on_recipe, [shared.recipe], [*controls, probs])
-    load_btn.click(on_list, [shared.recipe], [clip_pick])
-    inputs = [shared.recipe, clip_pick, upload, *controls, every, seed, probs]
+    load_btn.click(on_list, [shared.recipe], [clip_pick, listed])
+    inputs = [shared.recipe, clip_pick, listed, upload, *controls, every, seed, probs]
     outputs = [before, after, before_img, after_img, params]
     go.click(on_go, inputs, outputs)
     again.click(lambda s: int(s or 0) + 1, [seed], [seed]).then(on_go, inputs, outputs)

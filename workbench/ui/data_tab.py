@@ -101,6 +101,7 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
         elem_id="data-refused",
     )
     dataset = gr.State("")
+    samples = gr.State({})  # audio path -> transcript of the listed training samples
     with gr.Row():
         split = gr.Radio(["train", "eval", "general"], value="train", label="use it as")
         add_btn = gr.Button("Add to the recipe (then save it in the Recipes tab)")
@@ -119,31 +120,19 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
         from workbench.recipe import load_recipe
 
         recipe = load_recipe(require_recipe(recipe_path))
-        lines: list[str] = []
-
-        def log(message: str) -> None:
-            lines.append(message)
-            progress(None, desc=message[:80])
-
-        prepared = prepare_data(recipe, log=log)
+        prepared = prepare_data(recipe, log=lambda message: progress(None, desc=message[:80]))
         count_frame, dropped_frame = prepared_tables(prepared.report)
         train = prepared.utterances("train")[:50]
         choices = [(f"{u.id}: {u.text[:60]}", str(u.audio)) for u in train]
         gr.Info(f"data ready{' (cached)' if prepared.cached else ''}: {prepared.folder}")
-        return count_frame, dropped_frame, gr.update(choices=choices, value=None)
+        listed = {str(u.audio): u.text for u in train}
+        return count_frame, dropped_frame, gr.update(choices=choices, value=None), listed
 
     @friendly
-    def on_sample(path: str | None, recipe_path: str | None):
-        if not path:
+    def on_sample(path: str | None, listed: dict[str, str]):
+        if not path or path not in listed:  # only the clips listed above are played
             return None, ""
-        from workbench.data.prepare import prepare_data
-        from workbench.recipe import load_recipe
-
-        prepared = prepare_data(load_recipe(require_recipe(recipe_path)), log=lambda m: None)
-        utt = next((u for u in prepared.utterances("train") if str(u.audio) == path), None)
-        if utt is None:  # only clips of the prepared set are played
-            return None, ""
-        return (SAMPLE_RATE, load_audio(utt.audio)), utt.text
+        return (SAMPLE_RATE, load_audio(path)), listed[path]
 
     @friendly
     def on_import(paths: list[str] | None, dataset_name: str):
@@ -219,8 +208,8 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
             raise gr.Error(str(exc), print_exception=False) from None
         return sentence_text, (rate, samples)
 
-    prepare_btn.click(on_prepare, [shared.recipe], [counts, dropped, sample_pick])
-    sample_pick.change(on_sample, [sample_pick, shared.recipe], [sample_audio, sample_text])
+    prepare_btn.click(on_prepare, [shared.recipe], [counts, dropped, sample_pick, samples])
+    sample_pick.change(on_sample, [sample_pick, samples], [sample_audio, sample_text])
     import_btn.click(on_import, [files, name], [upload_note, refused, dataset, files])
     add_btn.click(on_add, [dataset, split, shared.yaml], [shared.yaml, shared.data_code])
     shared.recipe.change(on_terms, [shared.recipe], [term])

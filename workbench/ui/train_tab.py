@@ -12,7 +12,14 @@ from typing import Any
 import gradio as gr
 
 from workbench.recipe import RecipeError, load_recipe
-from workbench.runs import RunBusyError, RunDir, start_pipeline, stop_run
+from workbench.runs import (
+    ACTIVE,
+    BUSY_PHASES,
+    RunBusyError,
+    RunDir,
+    start_pipeline,
+    stop_run,
+)
 from workbench.ui.common import Shared, friendly, require_recipe, require_run, run_choices, run_of
 from workbench.ui.common import tail as read_tail
 
@@ -48,9 +55,8 @@ def describe_run(run: RunDir) -> tuple[str, str]:
         parts.append(f"(stopped by the {escape(str(status['stopped_by']))})")
     if status.get("error") and (phase == "failed" or state == "failed"):
         parts.append(f"\n\n⚠ {escape(str(status['error']))}")
-    resumable = (phase in ("failed", "stopped") or state in ("failed", "stopped")) and not (
-        run.busy()
-    )
+    busy = state in ACTIVE or phase in BUSY_PHASES
+    resumable = (phase in ("failed", "stopped") or state in ("failed", "stopped")) and not busy
     if resumable and run.latest_checkpoint() is not None:
         parts.append("\n\nResume continues from the last checkpoint.")
     fraction = min(1.0, step / total) if total else 0.0

@@ -30,11 +30,11 @@ class ModelCache:
 
         key = (base_model, str(adapter.resolve()))
         stamp = (adapter / "adapter_model.safetensors").stat().st_mtime
-        if self.key != key or self.value[2] != stamp:
+        if self.key != key or self.value[1] != stamp:
             loaded = load_model(base_model, device="cpu")
-            adapters = AdapterSet(loaded, [adapter])
-            self.key, self.value = key, (loaded, adapters, stamp)
-        return self.value
+            AdapterSet(loaded, [adapter])  # checks the adapter and wraps loaded.model with it
+            self.key, self.value = key, (loaded, stamp)
+        return self.value[0]
 
 
 def transcribe_four(
@@ -49,7 +49,7 @@ def transcribe_four(
     from workbench.transcribe import DecodeOptions, Transcriber
 
     with cache.lock:
-        loaded, _, _ = cache.get(base_model, adapter)
+        loaded = cache.get(base_model, adapter)
         out: dict[str, str] = {}
         for use_prompt in (False, True):
             if use_prompt and not prompt:
