@@ -1,6 +1,7 @@
 """Forgetting control, one technique at a time, measured side by side in one run.
 
-    python bench/forgetting.py [--recipe RECIPE] [--only NAME ...] [--out FILE] [--runs DIR]
+    python bench/forgetting.py [--recipe RECIPE] [--only NAME ...] [--variant NAME KEY=VALUE ...]
+                                [--out FILE] [--runs DIR]
 
 (default recipe: data_recipes/medical_tiny-en_lora.yaml)
 
@@ -57,10 +58,24 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="variants to run")
     parser.add_argument("--runs", type=Path, default=Path("bench/out/forgetting"))
     parser.add_argument("--out", type=Path, default=Path("bench/out/forgetting.json"))
+    parser.add_argument(
+        "--variant",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar=("NAME", "KEY=VALUE"),
+        help="an extra variant: its name, then recipe overrides (repeatable)",
+    )
     args = parser.parse_args()
 
+    variants = dict(VARIANTS)
+    for name, *overrides in args.variant:
+        variants[name] = overrides
+    chosen = args.only if args.only is not None else ([] if args.variant else list(VARIANTS))
+    chosen = chosen + [name for name, *_ in args.variant if name not in chosen]
+
     rows = []
-    for name in args.only or list(VARIANTS):
+    for name in chosen:
         run_dir = args.runs / name
         command = [
             sys.executable,
@@ -70,16 +85,18 @@ def main() -> None:
             args.recipe,
             "--run-dir",
             str(run_dir),
-            *VARIANTS[name],
+            *variants[name],
         ]
         start = time.time()
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / "bench.log", "w") as log:
+            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
         wall = time.time() - start
         report = run_dir / "report.json"
         if done.returncode != 0 or not report.exists():
-            print(f"{name}: failed (exit {done.returncode}); see {run_dir}/train.log")
+            print(f"{name}: failed (exit {done.returncode}); see {run_dir}/bench.log")
             continue
-        row = {"variant": name, "overrides": VARIANTS[name], "wall_s": round(wall, 1)}
+        row = {"variant": name, "overrides": variants[name], "wall_s": round(wall, 1)}
         row.update(figures(json.loads(report.read_text())))
         status = json.loads((run_dir / "status.json").read_text())
         row["steps"] = status.get("step")

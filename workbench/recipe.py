@@ -661,6 +661,27 @@ def _check_model(recipe: Recipe, out: Collector) -> None:
             )
 
 
+def path_values(spec: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Every path a recipe (or any of its sections) holds, as ``(key path, value)`` pairs."""
+    import dataclasses
+
+    out: list[tuple[str, str]] = []
+    if isinstance(spec, list):
+        for i, item in enumerate(spec):
+            out += path_values(item, join_key(prefix, i))
+        return out
+    if not dataclasses.is_dataclass(spec):
+        return out
+    for f in dataclasses.fields(spec):
+        value = getattr(spec, f.name)
+        key = join_key(prefix, f.name)
+        if f.metadata.get("path") and isinstance(value, str):
+            out.append((key, value))
+        else:
+            out += path_values(value, key)
+    return out
+
+
 def recipe_to_yaml(recipe: Recipe) -> str:
     """The resolved recipe as YAML (every key, defaults included)."""
     return yaml.safe_dump(to_data(recipe), sort_keys=False, allow_unicode=True)

@@ -54,12 +54,25 @@ def tiny_ui_recipe(folder: Path, model_dir: Path, manifests: dict, name: str = "
     )
 
 
+def in_workspace(ws: Path, model_dir: Path, manifests: dict) -> tuple[Path, dict]:
+    """Copies of the tiny model and the manifests inside the workspace, where the UI reads."""
+    model = ws / "models" / "tiny"
+    shutil.copytree(model_dir, model)
+    (ws / "data").mkdir(parents=True, exist_ok=True)
+    copies = {}
+    for split, path in manifests.items():
+        copies[split] = ws / "data" / Path(path).name
+        shutil.copy(path, copies[split])
+    return model, copies
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_model_dir, speech_manifests):
     """``python app.py`` on a free port; yields (url, workspace, runs folder)."""
     root = tmp_path_factory.mktemp("ui")
     ws, runs = root / "workspace", root / "runs"
-    tiny_ui_recipe(ws / "recipes", tiny_model_dir, speech_manifests)
+    model, manifests = in_workspace(ws, tiny_model_dir, speech_manifests)
+    tiny_ui_recipe(ws / "recipes", model, manifests)
     port = free_port()
     log = open(root / "app.log", "w")  # noqa: SIM115 (open while the server runs)
     proc = subprocess.Popen(

@@ -99,8 +99,8 @@ def test_the_data_block_is_edited_as_yaml(ws):
     assert "unknown source 'nope'" in by_field["data"]
 
 
-def test_save_rewrites_relative_paths_and_never_overwrites(ws, tmp_path):
-    folder = tmp_path / "elsewhere"
+def test_save_rewrites_relative_paths_and_never_overwrites(ws):
+    folder = ws.root / "elsewhere"
     (folder / "lex").mkdir(parents=True)
     (folder / "lex" / "terms.tsv").write_text("term\tcategory\nstatin\tdrug\n")
     text = "name: mine\nbase_model: bundled:tiny.en\nlexicon: {path: lex/terms.tsv}\n"
@@ -116,6 +116,36 @@ def test_save_rewrites_relative_paths_and_never_overwrites(ws, tmp_path):
         save_recipe(ws, "../evil", text, folder)
     save_recipe(ws, "mine", text.replace("name: mine", "name: other"), folder, overwrite=True)
     assert yaml.safe_load(path.read_text())["name"] == "mine"
+
+
+def test_recipe_paths_outside_the_workspace_are_refused(ws, tmp_path):
+    from workbench.recipe import RecipeError
+
+    outside = tmp_path / "private"
+    (outside / "audio").mkdir(parents=True)
+    (outside / "terms.tsv").write_text("term\tcategory\nstatin\tdrug\n")
+    link = ws.data / "sneaky"
+    link.symlink_to(outside / "audio")  # a link inside that leads outside
+    text = (
+        f"name: out\nbase_model: {tmp_path}\nlexicon: {{path: {outside}/terms.tsv}}\n"
+        f"data:\n  train: [{{source: audiofolder, path: {link}}}]\n"
+    )
+    _, problems, _ = check_text(text, ws.root, ws)
+    keys = {p.key for p in problems if "outside the workspace" in p.message}
+    assert {"lexicon.path", "data.train[0].path"} <= keys
+    with pytest.raises(RecipeError, match="outside the workspace"):
+        save_recipe(ws, "out", text, ws.root)
+    assert not (ws.recipes / "out.yaml").exists()
+    # The UI's loader refuses the same recipe written by hand, and a file outside.
+    (ws.recipes / "byhand.yaml").write_text(
+        f"name: byhand\nlexicon: {{path: {outside}/terms.tsv}}\n"
+    )
+    with pytest.raises(RecipeError, match="lexicon.path"):
+        ws.load_recipe(ws.recipes / "byhand.yaml", check_model=False)
+    (outside / "r.yaml").write_text("name: r\n")
+    with pytest.raises(RecipeError, match="outside the workspace"):
+        ws.load_recipe(outside / "r.yaml", check_model=False)
+    assert ws.load_recipe(Workspace.shipped_recipes()[0], check_model=False).name
 
 
 def test_an_invalid_recipe_is_not_saved(ws):

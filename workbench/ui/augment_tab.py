@@ -122,9 +122,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
     listed = gr.State([])  # the training clips offered in the menu
 
     def _recipe(recipe_path: str | None):
-        from workbench.recipe import load_recipe
-
-        return load_recipe(require_recipe(recipe_path))
+        return shared.ws.load_recipe(require_recipe(recipe_path))
 
     @friendly
     def on_recipe(recipe_path: str | None):

@@ -117,9 +117,8 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
     @friendly
     def on_prepare(recipe_path: str | None, progress: gr.Progress = gr.Progress()):
         from workbench.data.prepare import prepare_data
-        from workbench.recipe import load_recipe
 
-        recipe = load_recipe(require_recipe(recipe_path))
+        recipe = ws.load_recipe(require_recipe(recipe_path))
         prepared = prepare_data(recipe, log=lambda message: progress(None, desc=message[:80]))
         count_frame, dropped_frame = prepared_tables(prepared.report)
         train = prepared.utterances("train")[:50]
@@ -170,11 +169,10 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
     @friendly
     def on_terms(recipe_path: str | None):
         from workbench.data.prepare import recipe_lexicon
-        from workbench.recipe import load_recipe
 
         if not recipe_path:
             return gr.update(choices=[])
-        lexicon = recipe_lexicon(load_recipe(Path(recipe_path), check_model=False))
+        lexicon = recipe_lexicon(ws.load_recipe(require_recipe(recipe_path), check_model=False))
         terms = [t.term for t in lexicon] if lexicon else []
         return gr.update(choices=terms, value=terms[0] if terms else None)
 
@@ -183,9 +181,8 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
         from workbench.data.prepare import pack_dir, recipe_lexicon
         from workbench.data.templates import fill, load_templates
         from workbench.data.tts import VoiceError, get_voice
-        from workbench.recipe import load_recipe
 
-        recipe = load_recipe(require_recipe(recipe_path), check_model=False)
+        recipe = ws.load_recipe(require_recipe(recipe_path), check_model=False)
         lexicon = recipe_lexicon(recipe)
         chosen = lexicon.get(term_name or "") if lexicon else None
         if chosen is None:

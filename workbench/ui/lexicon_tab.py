@@ -120,9 +120,8 @@ def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
 
     def _lexicon(recipe_path: str | None) -> Lexicon | None:
         from workbench.data.prepare import recipe_lexicon
-        from workbench.recipe import load_recipe
 
-        return recipe_lexicon(load_recipe(require_recipe(recipe_path), check_model=False))
+        return recipe_lexicon(ws.load_recipe(require_recipe(recipe_path), check_model=False))
 
     @friendly
     def on_recipe(recipe_path: str | None):
@@ -177,9 +176,8 @@ def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
 
     @friendly
     def on_check(recipe_path: str | None, progress: gr.Progress = gr.Progress()):
-        from workbench.recipe import load_recipe
 
-        recipe = load_recipe(require_recipe(recipe_path))
+        recipe = ws.load_recipe(require_recipe(recipe_path))
         return missed_frame(base_misses(recipe, progress), _lexicon(recipe_path))
 
     shared.recipe.change(on_recipe, [shared.recipe], [source, table])

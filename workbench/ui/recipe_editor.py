@@ -77,9 +77,16 @@ def check_text(
             return None, _relabel(exc.problems, scratch), None
         scratch.write_text(_dump(rebase_paths(data, base_dir, scratch.parent)), encoding="utf-8")
         try:
-            return load_recipe(scratch), [], data
+            recipe = load_recipe(scratch)
         except RecipeError as exc:
-            return None, _relabel(exc.problems, scratch), data
+            problems = _relabel(exc.problems, scratch)
+            try:  # paths that leave the workspace are worth saying even beside a bad model
+                problems += ws.outside(load_recipe(scratch, check_model=False))
+            except RecipeError:
+                pass
+            return None, problems, data
+        outside = ws.outside(recipe)
+        return (None, outside, data) if outside else (recipe, [], data)
     finally:
         scratch.unlink(missing_ok=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from workbench.recipe import RecipeError, load_recipe
+from workbench.recipe import RecipeError
 from workbench.runs import (
     ACTIVE,
     BUSY_PHASES,
@@ -166,7 +166,7 @@ def create_train_tab(shared: Shared) -> dict[str, Any]:
     def on_start(recipe_path: str | None):
         path = require_recipe(recipe_path)
         try:
-            recipe = load_recipe(path)
+            recipe = ws.load_recipe(path)
         except RecipeError as exc:
             raise gr.Error(
                 f"{path.name} does not validate; open it in the Recipes tab. {exc}",

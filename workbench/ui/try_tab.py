@@ -97,7 +97,9 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
         from workbench.data.prepare import recipe_lexicon
         from workbench.recipe import load_recipe
 
-        recipe = load_recipe(run.recipe, check_model=False)
+        recipe = load_recipe(  # the run's own resolved copy, written by the workbench
+            run.recipe, check_model=False
+        )
         lexicon = recipe_lexicon(recipe)
         prompt = lexicon.prompt_text() if lexicon else None
         texts = transcribe_four(

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.fileio import write_text_atomic
-from workbench.paths import PROJECT_ROOT
+from workbench.paths import PROJECT_ROOT, domains_root
+from workbench.recipe import Recipe, load_recipe, path_values
 from workbench.runs import runs_root
+from workbench.schema import Problem, RecipeError
 
 _RECIPE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
@@ -91,3 +93,42 @@ class Workspace:
     def owns(self, path: Path) -> bool:
         """Whether ``path`` is inside the workspace (the only place the UI writes)."""
         return Path(path).resolve().is_relative_to(self.root)
+
+    def readable_roots(self) -> list[Path]:
+        """Where recipes opened in the UI may point: the workspace and the shipped packs."""
+        return [self.root, domains_root().resolve(), (PROJECT_ROOT / "data_recipes").resolve()]
+
+    def may_read(self, path: str | Path) -> bool:
+        """Whether ``path`` (links followed) lies under one of :meth:`readable_roots`."""
+        resolved = Path(path).expanduser().resolve()
+        return any(resolved.is_relative_to(root) for root in self.readable_roots())
+
+    def outside(self, recipe: Recipe, label: str = "recipe") -> list[Problem]:
+        """The recipe's paths (data, lexicon, noise, a local base model) that leave the
+        workspace: the UI is a door for people who may not read the server's other files."""
+        where = ", ".join(str(root) for root in self.readable_roots())
+        found = list(path_values(recipe))
+        model = Path(recipe.base_model).expanduser()
+        if recipe.base_model.startswith((".", "/", "~")) or model.exists():
+            found.append(("base_model", recipe.base_model))
+        return [
+            Problem(label, key, f"{value} is outside the workspace; expected a path under {where}")
+            for key, value in found
+            if not self.may_read(value)
+        ]
+
+    def load_recipe(self, path: str | Path, *, check_model: bool = True) -> Recipe:
+        """:func:`~workbench.recipe.load_recipe` for the UI: the file and every path it
+        names must lie in the workspace or the shipped packs.
+
+        Raises:
+            RecipeError: the recipe's own problems, or the paths that leave the workspace.
+        """
+        path = Path(path)
+        if not self.may_read(path):
+            raise RecipeError([Problem(str(path), "", "is outside the workspace; open it there")])
+        recipe = load_recipe(path, check_model=check_model)
+        problems = self.outside(recipe, str(path))
+        if problems:
+            raise RecipeError(problems)
+        return recipe
