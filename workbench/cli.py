@@ -315,7 +315,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         if prompt is None:
             _err("--lexicon-prompt needs an adapter package with its lexicon.tsv")
             return EXIT_USAGE
-    options = DecodeOptions(num_beams=args.beams, language=args.language, prompt=prompt)
+    options = DecodeOptions(
+        num_beams=args.beams,
+        language=args.language,
+        prompt=prompt,
+        max_new_tokens=args.max_new_tokens,
+    )
     try:
         transcriber = Transcriber(loaded, options, batch_size=args.batch_size)
     except ValueError as exc:
@@ -553,6 +558,12 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--beams", type=int, default=1, help="beam size (1: greedy)")
     transcribe.add_argument("--batch-size", type=int, default=8)
     transcribe.add_argument(
+        "--max-new-tokens",
+        type=int,
+        metavar="N",
+        help="at most N tokens per clip (per 30-second window of a longer one)",
+    )
+    transcribe.add_argument(
         "--adapter",
         action="append",
         type=Path,
@@ -586,8 +597,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.overrides = [*args.overrides, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if getattr(args, "beams", 1) < 1 or getattr(args, "batch_size", 1) < 1:
-        _err("--beams and --batch-size must be positive integers")
+    sizes = ("beams", "batch_size", "max_new_tokens")
+    values = [getattr(args, name, None) for name in sizes]
+    if any(v is not None and v < 1 for v in values):
+        _err("--beams, --batch-size and --max-new-tokens must be positive integers")
         return EXIT_USAGE
     return args.func(args)
 

@@ -158,6 +158,14 @@ class RunDir:
                 continue  # a line being written right now
         return out
 
+    def keep_metrics_through(self, step: int) -> None:
+        """Drop the metrics rows after ``step`` (and any torn line), before a resumed run
+        logs those steps again."""
+        if not self.metrics_path.is_file():
+            return
+        rows = [r for r in self.metrics() if r.get("step", 0) <= step]
+        write_text_atomic(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+
     def request_stop(self) -> None:
         self.stop_file.touch()
 
@@ -168,10 +176,13 @@ class RunDir:
         """The newest complete checkpoint (one with its ``state.json``)."""
         if not self.checkpoints.is_dir():
             return None
-        done = [p for p in self.checkpoints.iterdir() if (p / "state.json").is_file()]
-        return max(
-            done, key=lambda p: json.loads((p / "state.json").read_text())["step"], default=None
-        )
+        steps = {}
+        for folder in self.checkpoints.glob("step-*"):
+            try:
+                steps[folder] = int(json.loads((folder / "state.json").read_text())["step"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not a complete checkpoint
+        return max(steps, key=steps.__getitem__, default=None)
 
 
 def new_run_dir(name: str, root: Path | None = None) -> RunDir:

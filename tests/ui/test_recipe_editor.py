@@ -140,7 +140,7 @@ def test_recipe_paths_outside_the_workspace_are_refused(ws, tmp_path):
     (ws.recipes / "byhand.yaml").write_text(
         f"name: byhand\nlexicon: {{path: {outside}/terms.tsv}}\n"
     )
-    with pytest.raises(RecipeError, match="lexicon.path"):
+    with pytest.raises(RecipeError, match=r"lexicon\.path"):
         ws.load_recipe(ws.recipes / "byhand.yaml", check_model=False)
     (outside / "r.yaml").write_text("name: r\n")
     with pytest.raises(RecipeError, match="outside the workspace"):

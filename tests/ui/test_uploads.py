@@ -66,7 +66,7 @@ def test_a_good_archive_lands_in_a_fresh_folder_with_refusals_listed(tmp_path):
         [
             ("clinic/metadata.csv", "file_name,transcription\na.wav,hello there\nb.wav,bye\n"),
             ("clinic/a.wav", clip),
-            ("clinic/b.wav", clip[:100]),  # truncated: refused by the validator
+            ("clinic/b.wav", clip[:100]),  # truncated: refused at the door
             ("clinic/notes.exe", b"MZ..."),
             ("clinic/big.wav", wav_bytes(tmp_path, "big.wav", seconds=3.0)),
         ],
@@ -79,9 +79,11 @@ def test_a_good_archive_lands_in_a_fresh_folder_with_refusals_listed(tmp_path):
     assert (parent / "clinic" / "mine.txt").read_text() == "keep"
     refused = " ".join(result.refused)
     assert "notes.exe: not an audio file" in refused and "big.wav" in refused
+    assert "clinic/b.wav: truncated" in refused
+    assert not (result.folder / "b.wav").exists()
     check = check_dataset(result.folder)
     assert check.n == 1 and check.samples[0][1] == "hello there"
-    assert any("b.wav" in p for p in check.problems)
+    assert any("b.wav" in p for p in check.problems)  # its metadata row has no file
 
 
 def test_not_a_zip_is_refused(tmp_path):
@@ -103,10 +105,12 @@ def test_loose_files_and_a_csv_become_an_audiofolder(tmp_path):
     files = [up / "one.wav", up / "two.wav", up / "fake.wav", up / "list.csv"]
     result = import_files(files, tmp_path / "data", "my data")
     assert result.folder.name == "my-data"
-    assert "no uploaded audio file 'none.wav'" in " ".join(result.refused)
+    refused = " ".join(result.refused)
+    assert "no uploaded audio file 'none.wav'" in refused
+    assert "fake.wav: cannot decode audio" in refused and result.files == 2
+    assert not (result.folder / "fake.wav").exists()
     check = check_dataset(result.folder)
-    assert check.n == 2  # fake.wav is refused by the validator, with its reason
-    assert any("fake.wav" in p for p in check.problems)
+    assert check.n == 2 and not check.problems
     assert check.hours == pytest.approx(2.0 / 3600, rel=0.05)
 
 

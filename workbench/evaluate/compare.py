@@ -18,7 +18,7 @@ from peft import PeftModel
 
 from workbench.audio import SAMPLE_RATE, load_audio
 from workbench.data.manifest import Utterance
-from workbench.data.prepare import prepare_data, recipe_lexicon
+from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
 from workbench.evaluate.terms import TermRecall, term_recall
@@ -128,12 +128,26 @@ def _sets(
                     eval=[ManifestSource(path=str(Path(path).resolve()))], eval_fraction=0
                 ),
             )
-            sets[Path(path).stem or "data"] = prepare_data(one, log=log).utterances("eval")
+            name = Path(path).stem or "data"
+            prepared = prepare_data(one, log=log)
+            _say_dropped(prepared, "eval", name, log)
+            sets[name] = prepared.utterances("eval")
         return sets
     prepared = prepare_data(recipe, log=log)
+    for name in ("eval", "general"):
+        _say_dropped(prepared, name, name, log)
     return {
         name: prepared.utterances(name) for name in ("eval", "general") if prepared.utterances(name)
     }
+
+
+def _say_dropped(prepared: PreparedData, split: str, name: str, log: Callable[[str], None]) -> None:
+    """One line per row the evaluation leaves out (bad audio, empty text, ...), with why."""
+    problems = prepared.report["splits"].get(split, {}).get("problems", [])
+    if problems:
+        log(f"{name}: left out {len(problems)} row(s):")
+        for problem in problems:
+            log(f"  {problem}")
 
 
 def evaluate_adapter(

@@ -224,8 +224,23 @@ class Trainer:
     # --- checkpoints ----------------------------------------------------------------------
 
     def save_checkpoint(self, step: int) -> Path:
-        final = self.run.checkpoints / f"step-{step:06d}"
+        """Write a checkpoint whole or not at all; a failed write (a full disk) removes its
+        partial files and raises :class:`TrainError`, leaving the last good checkpoint."""
         tmp = self.run.checkpoints / f".step-{step:06d}.tmp"
+        try:
+            return self._save_checkpoint(step, tmp)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            last = self.run.latest_checkpoint()
+            where = f"the last good checkpoint is {last.name}" if last else "no checkpoint yet"
+            raise TrainError(
+                f"{self.run.checkpoints}: cannot write the checkpoint of step {step} "
+                f"({exc.strerror or exc}); {where}. Free some space, then resume "
+                f"(workbench train RECIPE --run-dir {self.run.root} --resume)."
+            ) from exc
+
+    def _save_checkpoint(self, step: int, tmp: Path) -> Path:
+        final = self.run.checkpoints / f"step-{step:06d}"
         if self.acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
@@ -265,20 +280,31 @@ class Trainer:
         if self.acc.is_main_process:
             tmp = self.run.root / ".adapter.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
-            self.acc.unwrap_model(self.model).save_pretrained(tmp)
-            info = {
-                "recipe": self.recipe.name,
-                "base_model": self.recipe.base_model,
-                "base_sha256": model_fingerprint(self.recipe.base_model, self.base_path),
-                "language": self.recipe.language,
-                "rank": self.recipe.lora.rank,
-                **self.summary.to_dict(),
-            }
-            (tmp / ADAPTER_MARKER).write_text(json.dumps(info, indent=2))
+            try:
+                self._write_adapter(tmp)
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise TrainError(
+                    f"{final}: cannot write the adapter ({exc.strerror or exc}); free some "
+                    f"space, then resume (workbench train RECIPE --run-dir {self.run.root} "
+                    "--resume)"
+                ) from exc
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
         self.acc.wait_for_everyone()
         return final
+
+    def _write_adapter(self, tmp: Path) -> None:
+        self.acc.unwrap_model(self.model).save_pretrained(tmp)
+        info = {
+            "recipe": self.recipe.name,
+            "base_model": self.recipe.base_model,
+            "base_sha256": model_fingerprint(self.recipe.base_model, self.base_path),
+            "language": self.recipe.language,
+            "rank": self.recipe.lora.rank,
+            **self.summary.to_dict(),
+        }
+        (tmp / ADAPTER_MARKER).write_text(json.dumps(info, indent=2))
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -293,6 +319,8 @@ class Trainer:
                 start = self.load_checkpoint(checkpoint)
                 self.log(f"resumed from {checkpoint.name} (step {start} of {self.total_steps})")
         if main:
+            if resume:
+                run.keep_metrics_through(start)
             run.recipe.write_text(recipe_to_yaml(self.recipe))
             run.stop_file.unlink(missing_ok=True)
             run.write_status(

@@ -7,6 +7,7 @@ every save rewrites them for the folder the text is written to.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,10 +81,9 @@ def check_text(
             recipe = load_recipe(scratch)
         except RecipeError as exc:
             problems = _relabel(exc.problems, scratch)
-            try:  # paths that leave the workspace are worth saying even beside a bad model
+            # Paths that leave the workspace are worth saying even beside a bad model.
+            with contextlib.suppress(RecipeError):
                 problems += ws.outside(load_recipe(scratch, check_model=False))
-            except RecipeError:
-                pass
             return None, problems, data
         outside = ws.outside(recipe)
         return (None, outside, data) if outside else (recipe, [], data)

@@ -136,6 +136,11 @@ def extract_zip(
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _copy_limited(zf.open(info), target, max_file_bytes, info.filename)
+                why = _unreadable(target)
+                if why:
+                    target.unlink()
+                    result.refused.append(f"{info.filename}: {why}")
+                    continue
                 result.files += 1
             result.folder = _publish(staging, parent, archive.stem)
         except BaseException:
@@ -158,6 +163,20 @@ def _refusal(name: str, size: int, max_file_bytes: int) -> str | None:
         return f"not an audio file (expected one of {', '.join(sorted(AUDIO_SUFFIXES))})"
     if size > max_file_bytes:
         return f"{size / 1024**2:.0f} MB, more than the {max_file_bytes / 1024**2:.0f} MB limit"
+    return None
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why an uploaded audio file cannot be used (decoded the way training will decode it),
+    so that a bad clip is refused at the door instead of sitting in the dataset."""
+    if path.name.lower() in METADATA_NAMES:
+        return None
+    from workbench.audio import AudioError, load_audio
+
+    try:
+        load_audio(path)
+    except AudioError as exc:
+        return exc.reason
     return None
 
 
@@ -203,8 +222,8 @@ def import_files(
             path = Path(path)
             if path == Path(tables[0]):
                 continue
-            size = path.stat().st_size
-            why = _refusal(path.name, size, max_file_bytes)
+            size = path.stat().st_size if path.is_file() else 0
+            why = _refusal(path.name, size, max_file_bytes) or _unreadable(path)
             if why:
                 result.refused.append(f"{path.name}: {why}")
                 continue
