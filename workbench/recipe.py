@@ -33,6 +33,7 @@ from workbench.schema import (
     did_you_mean,
     join_key,
     key_paths,
+    refuse_aliases,
     register_union,
     to_data,
     yaml_line_map,
@@ -459,12 +460,19 @@ def _read_yaml(path: Path, label: str, problems: list[Problem]) -> tuple[dict, L
         problems.append(Problem(label, "", f"not UTF-8 text (byte {exc.start})"))
         return None
     try:
+        alias = refuse_aliases(text, label)
+        if alias is not None:
+            problems.append(alias)
+            return None
         data = yaml.safe_load(text)
         lines, duplicates = yaml_line_map(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         reason = getattr(exc, "problem", None) or str(exc)
+        if line is None and isinstance(exc, yaml.reader.ReaderError):
+            line = text.count("\n", 0, exc.position) + 1
+        reason = " ".join(str(reason).split("\n")[0].split())  # one line
         problems.append(Problem(label, "", f"invalid YAML: {reason}", line))
         return None
     if data is None:

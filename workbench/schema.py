@@ -63,6 +63,39 @@ class RecipeError(ValueError):
         super().__init__(f"{count} in recipe:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+def refuse_aliases(text: str, label: str) -> Problem | None:
+    """A problem for the first YAML alias in ``text``: aliases can nest into an exponential
+    "billion laughs" that no walk over the data survives, and recipes never need them."""
+    alias = next((e for e in yaml.parse(text) if isinstance(e, yaml.AliasEvent)), None)
+    if alias is None:
+        return None
+    return Problem(
+        label,
+        "",
+        f"YAML alias *{alias.anchor} is not accepted in a recipe; write the value out",
+        alias.start_mark.line + 1,
+    )
+
+
+def safe_yaml(text: str, label: str = "YAML") -> Any:
+    """``yaml.safe_load`` of user text, refusing aliases.
+
+    Raises:
+        RecipeError: invalid YAML, or an alias.
+    """
+    try:
+        problem = refuse_aliases(text, label)
+        if problem:
+            raise RecipeError([problem])
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = " ".join(str(getattr(exc, "problem", None) or exc).split("\n")[0].split())
+        raise RecipeError(
+            [Problem(label, "", f"invalid YAML: {reason}", mark.line + 1 if mark else None)]
+        ) from None
+
+
 # ---------------------------------------------------------------------------------------
 # Where values came from: YAML line maps per layer (pack defaults, file, overrides).
 
@@ -315,7 +348,7 @@ def _build_registered(base: type, value: Any, key: str, out: Collector) -> Any:
         out.add(key, f"expected a mapping with a {discriminator!r} key, got {_show(value)}")
         return _INVALID
     kind = value.get(discriminator)
-    if kind not in registry:
+    if not isinstance(kind, str) or kind not in registry:
         choices = ", ".join(sorted(registry))
         hint = did_you_mean(kind, registry) if isinstance(kind, str) else ""
         what = "missing" if kind is None else f"unknown {discriminator} {kind!r}"
@@ -349,7 +382,12 @@ def build_spec(cls: type, value: Any, key: str, out: Collector) -> Any:
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             out.add(child, f"missing required key; expected {describe(hints[name])}")
             missing = True
-    if missing:
+    required = {
+        name
+        for name, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    if missing or required & flagged:  # (already reported) nothing to build without them
         return _INVALID
     try:
         spec = cls(**kwargs)

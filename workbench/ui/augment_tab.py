@@ -13,7 +13,7 @@ import yaml
 from workbench.audio import SAMPLE_RATE, AudioError, load_audio
 from workbench.augment.checks import NOISE_KINDS, ROOMS
 from workbench.recipe import AugmentSpec, NoiseSpec, ReverbSpec, SpeedSpec, TelephoneSpec
-from workbench.schema import SpecError, to_data
+from workbench.schema import SpecError, safe_yaml, to_data
 from workbench.ui.common import Shared, friendly, require_recipe
 from workbench.ui.recipe_editor import data_block
 
@@ -215,7 +215,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
     @friendly
     def on_copy(text, s_on, lo, hi, n_on, snr_lo, snr_hi, kinds_, r_on, rooms_, t_on, p):
         spec = _spec(s_on, lo, hi, n_on, snr_lo, snr_hi, kinds_, r_on, rooms_, t_on, False, p)
-        data = yaml.safe_load(text or "") or {}
+        data = safe_yaml(text or "", "recipe") or {}
         if not isinstance(data, dict):
             raise gr.Error("the recipe YAML is not a mapping; fix it in the Recipes tab first")
         data["augment"] = to_data(spec)

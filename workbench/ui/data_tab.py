@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from workbench.audio import SAMPLE_RATE, load_audio
+from workbench.schema import safe_yaml
 from workbench.ui.common import Shared, friendly, require_recipe
 from workbench.ui.recipe_editor import data_block
 from workbench.ui.uploads import (
@@ -53,7 +54,7 @@ def prepared_tables(report: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def add_source(text: str, split: str, source: dict) -> str:
     """The recipe YAML ``text`` with ``source`` appended to ``data.<split>``."""
-    data = yaml.safe_load(text or "") or {}
+    data = safe_yaml(text or "", "recipe") or {}
     if not isinstance(data, dict):
         raise gr.Error("the recipe YAML is not a mapping; fix it in the Recipes tab first")
     section = data.get("data") if isinstance(data.get("data"), dict) else {}
@@ -164,7 +165,7 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
             raise gr.Error("import a dataset with at least one good utterance first")
         new = add_source(text, split_name, {"source": "audiofolder", "path": folder})
         gr.Info(f"added to data.{split_name}; save the recipe in the Recipes tab")
-        return new, data_block(yaml.safe_load(new))
+        return new, data_block(safe_yaml(new, "recipe"))
 
     @friendly
     def on_terms(recipe_path: str | None):

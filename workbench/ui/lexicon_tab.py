@@ -11,6 +11,7 @@ import pandas as pd
 import yaml
 
 from workbench.lexicon import COLUMNS, Lexicon, LexiconError, load_lexicon
+from workbench.schema import safe_yaml
 from workbench.ui.common import Shared, friendly, require_recipe, run_of
 from workbench.ui.recipe_editor import data_block
 from workbench.ui.uploads import safe_name
@@ -151,7 +152,7 @@ def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
             tmp.replace(target)
         finally:
             tmp.unlink(missing_ok=True)
-        data = yaml.safe_load(text or "") or {}
+        data = safe_yaml(text or "", "recipe") or {}
         if not isinstance(data, dict):
             raise gr.Error("the recipe YAML is not a mapping; fix it in the Recipes tab first")
         section = data.get("lexicon") if isinstance(data.get("lexicon"), dict) else {}

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from workbench.recipe import Recipe, RecipeError, load_recipe, read_recipe_data
-from workbench.schema import Problem
+from workbench.schema import Problem, safe_yaml
 from workbench.ui.recipe_form import (
     FormField,
     apply_form,
@@ -113,15 +113,15 @@ def compose(
     """
     errors: dict[str, str] = {}
     try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        return text, {"": f"the YAML does not parse: {exc}"}
+        data = safe_yaml(text, "recipe") or {}
+    except RecipeError as exc:
+        return text, {"": f"the YAML does not parse: {exc.problems[0].message}"}
     if not isinstance(data, dict):
         return text, {"": "the YAML must be a mapping of recipe keys"}
     try:
-        block = yaml.safe_load(data_text) if data_text.strip() else {}
-    except yaml.YAMLError as exc:
-        block, errors["data"] = None, f"the data sources do not parse as YAML: {exc}"
+        block = safe_yaml(data_text, "data sources") if data_text.strip() else {}
+    except RecipeError as exc:
+        block, errors["data"] = None, f"the data sources do not parse: {exc.problems[0].message}"
     if block is not None and not isinstance(block, dict):
         block, errors["data"] = None, "expected train:, eval:, general:, replay: lists"
     if block is not None:
