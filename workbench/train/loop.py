@@ -265,6 +265,18 @@ class Trainer:
         return final
 
     def load_checkpoint(self, path: Path) -> int:
+        """Restore a checkpoint. Its optimizer and RNG files are torch pickles, read with
+        ``weights_only`` (tensors and plain containers only, never code)."""
+        try:
+            return self._load_checkpoint(path)
+        except Exception as exc:  # damaged, tampered with, or from another recipe
+            raise TrainError(
+                f"{path}: checkpoint {path.name} cannot be loaded ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:300]}); remove it to resume from an earlier one, "
+                "or start a new run"
+            ) from exc
+
+    def _load_checkpoint(self, path: Path) -> int:
         weights = load_file(str(path / "adapter_model.safetensors"))
         set_peft_model_state_dict(self.acc.unwrap_model(self.model), weights)
         self.optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
