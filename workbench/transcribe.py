@@ -107,7 +107,12 @@ class Transcriber:
         so decoding the same audio again skips the encoder (clips of at most 30 s).
         """
         texts: list[str | None] = [None] * len(audios)
-        short = [i for i, a in enumerate(audios) if len(a) <= MAX_SHORT_SAMPLES]
+        # Batches of clips of like length: a batch decodes until its longest transcript ends,
+        # so mixing a 2-second clip with a 20-second one costs the short one many steps.
+        short = sorted(
+            (i for i, a in enumerate(audios) if len(a) <= MAX_SHORT_SAMPLES),
+            key=lambda i: len(audios[i]),
+        )
         for start in range(0, len(short), self.batch_size):
             batch = short[start : start + self.batch_size]
             decoded = self._decode_short([audios[i] for i in batch], encoder_cache, start)
