@@ -43,9 +43,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(path, "empty file (0 bytes)")
     try:
         audio, rate, channels = _read_mono(path)
+    except AudioError:
+        raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        if isinstance(exc, AudioError):
-            raise
         raise AudioError(path, f"cannot decode audio ({_short(exc)})") from None
     if audio.shape[0] == 0:
         raise AudioError(path, "no audio samples")

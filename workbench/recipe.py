@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +37,7 @@ from workbench.schema import (
     register_union,
     to_data,
     yaml_line_map,
+    yaml_problem,
 )
 
 __all__ = [
@@ -467,13 +468,7 @@ def _read_yaml(path: Path, label: str, problems: list[Problem]) -> tuple[dict, L
         data = yaml.safe_load(text)
         lines, duplicates = yaml_line_map(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        if line is None and isinstance(exc, yaml.reader.ReaderError):
-            line = text.count("\n", 0, exc.position) + 1
-        reason = " ".join(str(reason).split("\n")[0].split())  # one line
-        problems.append(Problem(label, "", f"invalid YAML: {reason}", line))
+        problems.append(yaml_problem(exc, label, text))
         return None
     if data is None:
         data = {}
@@ -671,16 +666,14 @@ def _check_model(recipe: Recipe, out: Collector) -> None:
 
 def path_values(spec: Any, prefix: str = "") -> list[tuple[str, str]]:
     """Every path a recipe (or any of its sections) holds, as ``(key path, value)`` pairs."""
-    import dataclasses
-
     out: list[tuple[str, str]] = []
     if isinstance(spec, list):
         for i, item in enumerate(spec):
             out += path_values(item, join_key(prefix, i))
         return out
-    if not dataclasses.is_dataclass(spec):
+    if not is_dataclass(spec):
         return out
-    for f in dataclasses.fields(spec):
+    for f in fields(spec):
         value = getattr(spec, f.name)
         key = join_key(prefix, f.name)
         if f.metadata.get("path") and isinstance(value, str):

@@ -77,6 +77,16 @@ def refuse_aliases(text: str, label: str) -> Problem | None:
     )
 
 
+def yaml_problem(exc: yaml.YAMLError, label: str, text: str) -> Problem:
+    """A YAML parse error as one :class:`Problem` line, with its line number when known."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark else None
+    if line is None and isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+    reason = " ".join(str(getattr(exc, "problem", None) or exc).split("\n")[0].split())
+    return Problem(label, "", f"invalid YAML: {reason}", line)
+
+
 def safe_yaml(text: str, label: str = "YAML") -> Any:
     """``yaml.safe_load`` of user text, refusing aliases.
 
@@ -89,11 +99,7 @@ def safe_yaml(text: str, label: str = "YAML") -> Any:
             raise RecipeError([problem])
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        reason = " ".join(str(getattr(exc, "problem", None) or exc).split("\n")[0].split())
-        raise RecipeError(
-            [Problem(label, "", f"invalid YAML: {reason}", mark.line + 1 if mark else None)]
-        ) from None
+        raise RecipeError([yaml_problem(exc, label, text)]) from None
 
 
 # ---------------------------------------------------------------------------------------

@@ -30,6 +30,13 @@ class ModelSource:
     location: str
 
 
+def is_local_spec(spec: str) -> bool:
+    """Whether a model spec names a folder on this machine (rather than bundled or hub)."""
+    if spec.startswith(BUNDLED_PREFIX):
+        return False
+    return spec.startswith((".", "/", "~")) or Path(spec).expanduser().exists()
+
+
 def resolve_model_source(spec: str) -> ModelSource:
     """Classify a model spec without loading anything."""
     if spec.startswith(BUNDLED_PREFIX):
@@ -37,7 +44,7 @@ def resolve_model_source(spec: str) -> ModelSource:
         get_bundled(name)  # raises with the list of known names
         return ModelSource(spec, "bundled", name)
     path = Path(spec).expanduser()
-    if path.exists() or spec.startswith((".", "/", "~")):
+    if is_local_spec(spec):
         if not (path / "config.json").is_file():
             raise ModelLoadError(
                 f"model folder {path} has no config.json; expected a Hugging Face Whisper "

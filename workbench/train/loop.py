@@ -235,9 +235,14 @@ class Trainer:
             where = f"the last good checkpoint is {last.name}" if last else "no checkpoint yet"
             raise TrainError(
                 f"{self.run.checkpoints}: cannot write the checkpoint of step {step} "
-                f"({exc.strerror or exc}); {where}. Free some space, then resume "
-                f"(workbench train RECIPE --run-dir {self.run.root} --resume)."
+                f"({exc.strerror or exc}); {where}. {self._free_and_resume()}"
             ) from exc
+
+    def _free_and_resume(self) -> str:
+        return (
+            "Free some space, then resume "
+            f"(workbench train RECIPE --run-dir {self.run.root} --resume)."
+        )
 
     def _save_checkpoint(self, step: int, tmp: Path) -> Path:
         final = self.run.checkpoints / f"step-{step:06d}"
@@ -297,9 +302,8 @@ class Trainer:
             except OSError as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise TrainError(
-                    f"{final}: cannot write the adapter ({exc.strerror or exc}); free some "
-                    f"space, then resume (workbench train RECIPE --run-dir {self.run.root} "
-                    "--resume)"
+                    f"{final}: cannot write the adapter ({exc.strerror or exc}). "
+                    f"{self._free_and_resume()}"
                 ) from exc
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.fileio import write_text_atomic
+from workbench.models.info import is_local_spec
 from workbench.paths import PROJECT_ROOT, domains_root
 from workbench.recipe import Recipe, load_recipe, path_values
 from workbench.runs import runs_root
@@ -108,8 +109,7 @@ class Workspace:
         workspace: the UI is a door for people who may not read the server's other files."""
         where = ", ".join(str(root) for root in self.readable_roots())
         found = list(path_values(recipe))
-        model = Path(recipe.base_model).expanduser()
-        if recipe.base_model.startswith((".", "/", "~")) or model.exists():
+        if is_local_spec(recipe.base_model):
             found.append(("base_model", recipe.base_model))
         return [
             Problem(label, key, f"{value} is outside the workspace; expected a path under {where}")
