@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from workbench.recipe import load_recipe
 from workbench.runs import RunDir, start_training
-from workbench.train.loop import TrainError, train_recipe
+from workbench.train.loop import Trainer, TrainError, train_recipe
 
 
 def quiet(message: str) -> None:
@@ -118,6 +118,46 @@ def test_replay_and_distillation(recipe_file, speech_manifests, tmp_path):
     rows = run.metrics()
     assert all("kd" in r and r["kd"] >= 0 for r in rows)
     assert all(r["loss"] >= r["ce"] for r in rows)
+
+
+def test_a_frozen_encoder_is_run_once_for_student_teacher_and_general_set(
+    recipe_file, speech_manifests, tmp_path
+):
+    extra = (
+        f"  replay: [{{source: manifest, path: {speech_manifests['replay']}}}]\n"
+        f"  general: [{{source: manifest, path: {speech_manifests['general']}}}]\n"
+    )
+    overrides = [
+        "lora.top_encoder_layers=0",
+        "lora.dropout=0",
+        "train.replay_ratio=0.5",
+        "train.distill_weight=1.0",
+    ]
+    trainer = Trainer(
+        load_recipe(recipe_file(data_extra=extra), overrides), RunDir(tmp_path / "r"), log=quiet
+    )
+    assert trainer.share_encoder
+    trainer.model.eval()
+    batch = trainer._batch(0)
+    assert bool(batch["general"].any())
+    calls = []
+    encoder = trainer.model.get_encoder()
+    hook = encoder.register_forward_hook(lambda *a: calls.append(1))
+    shared_loss, shared = trainer._loss(dict(batch))
+    shared_general = trainer.general_loss()
+    trainer.general_loss(adapter=False)
+    runs_shared = len(calls)
+    trainer.share_encoder, trainer._general = False, None
+    plain_loss, plain = trainer._loss(dict(batch))
+    plain_general = trainer.general_loss()
+    hook.remove()
+    assert runs_shared == 1 + len(trainer._general)  # the batch once, the general set once
+    assert torch.allclose(shared_loss, plain_loss, rtol=1e-5)
+    assert shared["kd"] == pytest.approx(plain["kd"], rel=1e-4, abs=1e-6)
+    assert shared_general == pytest.approx(plain_general, rel=1e-5)
+
+    with_encoder = Trainer(load_recipe(recipe_file()), RunDir(tmp_path / "e"), log=quiet)
+    assert not with_encoder.share_encoder
 
 
 def test_forgetting_guard_stops_training(recipe_file, speech_manifests, tmp_path):

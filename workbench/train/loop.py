@@ -36,6 +36,8 @@ from workbench.train.adapters import AdapterSummary, apply_lora
 from workbench.train.batches import IGNORE, BatchPlan, Collator, LabelMaker, SpeechSet
 
 KEEP_CHECKPOINTS = 2
+# Keep the general set's encoder outputs between forgetting checks up to this size.
+GENERAL_ENCODED_LIMIT = 1 << 30
 
 
 class TrainError(RuntimeError):
@@ -128,6 +130,10 @@ class Trainer:
             raise TrainError(str(exc)) from None
         run.root.mkdir(parents=True, exist_ok=True)
         _check_disk(run, self.summary)
+        # With no trainable weight in the encoder (a decoder-only adapter), the encoder says
+        # the same with the adapter on or off: the student's encoder pass serves the
+        # distillation teacher too, and the general set's encoder outputs are computed once.
+        self.share_encoder = not any(p.requires_grad for p in model.get_encoder().parameters())
 
         self.data = SpeechSet(train, replay, recipe_augmenter(recipe, train), spec.seed)
         self.plan = BatchPlan.build(
@@ -166,19 +172,33 @@ class Trainer:
         batch = self.collate([self.data.get(i, epoch) for i in shard], micro)
         return {k: v.to(self.acc.device) for k, v in batch.items()}
 
+    def _encode(self, features: torch.Tensor) -> tuple[torch.Tensor]:
+        """The frozen encoder's output, as ``encoder_outputs`` for the model's forward."""
+        encoder = self.acc.unwrap_model(self.model).get_encoder()
+        with torch.no_grad(), self.acc.autocast():
+            return (encoder(features).last_hidden_state,)
+
     def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         general = batch.pop("general")
+        spec = self.recipe.train
+        distill = spec.distill_weight > 0 and bool(general.any())
+        features = batch.pop("input_features")
+        if self.share_encoder:
+            encoded = self._encode(features)
+            audio = {"encoder_outputs": encoded}
+            teacher_audio = {"encoder_outputs": (encoded[0][general],)}
+        else:
+            audio = {"input_features": features}
+            teacher_audio = {"input_features": features[general]}
         with self.acc.autocast():
-            out = self.model(**batch)
+            out = self.model(**audio, **batch)
         loss = out.loss
         parts = {"ce": float(out.loss.detach())}
-        spec = self.recipe.train
-        if spec.distill_weight > 0 and bool(general.any()):
+        if distill:
             peft_model = self.acc.unwrap_model(self.model)
             with torch.no_grad(), peft_model.disable_adapter(), self.acc.autocast():
                 teacher = peft_model(
-                    input_features=batch["input_features"][general],
-                    decoder_input_ids=batch["decoder_input_ids"][general],
+                    **teacher_audio, decoder_input_ids=batch["decoder_input_ids"][general]
                 ).logits
             kd = _kd_loss(
                 out.logits[general], teacher, batch["labels"][general], spec.distill_temperature
@@ -187,16 +207,24 @@ class Trainer:
             parts["kd"] = float(kd.detach())
         return loss, parts
 
-    def _general_batches(self) -> list[dict[str, torch.Tensor]]:
-        """The general set as collated batches, built once and kept (read every check)."""
+    def _general_batches(self) -> list[dict]:
+        """The general set as collated batches, built once and kept (read every check);
+        with a frozen encoder, its outputs are kept in place of the features when they fit."""
         if self._general is None:
             size = self.recipe.train.batch_size
+            config = self.acc.unwrap_model(self.model).config
+            # float32 encoder states: 1500 positions x d_model per clip
+            encoded_bytes = len(self.general) * config.max_source_positions * config.d_model * 4
+            keep_encoded = self.share_encoder and encoded_bytes <= GENERAL_ENCODED_LIMIT
             self._general = []
             for start in range(0, len(self.general), size):
                 chunk = SpeechSet(self.general[start : start + size])
-                batch = self.collate([chunk.get(i, 0) for i in range(len(chunk))])
-                batch.pop("general")
-                self._general.append({k: v.to(self.acc.device) for k, v in batch.items()})
+                collated = self.collate([chunk.get(i, 0) for i in range(len(chunk))])
+                collated.pop("general")
+                batch: dict = {k: v.to(self.acc.device) for k, v in collated.items()}
+                if keep_encoded:
+                    batch["encoder_outputs"] = self._encode(batch.pop("input_features"))
+                self._general.append(batch)
         return self._general
 
     @torch.no_grad()
