@@ -8,6 +8,12 @@ faster-whisper on the same bundled CTranslate2 checkpoint in int8 and float32 (o
 time, its usual use; no VAD, no previous-text conditioning). Prints the real-time factor of
 each and the ratio workbench / faster-whisper int8 (goal: at most 1.0 on CPU), and how many
 transcripts equal faster-whisper float32's (same decoding settings: expected all).
+
+With --run RUN_DIR (a finished `workbench run`, default: the one bench/accuracy_per_minute.py
+leaves), also the whole evaluation as `workbench eval` does it: base against adapted on up to
+--limit clips of each of the recipe's sets (scoring and the report included), against
+faster-whisper decoding the same clips with the base model and with the adapter merged and
+converted (as `workbench export --format ct2` does; the conversion is timed apart).
 """
 
 from __future__ import annotations
@@ -43,12 +49,96 @@ def best_of(rounds: int, run) -> tuple[float, list[str]]:
     return best, texts
 
 
+def fw_decode(model, audio: list[np.ndarray], language: str | None) -> list[str]:
+    """faster-whisper, one clip at a time, greedy, no timestamps, VAD or previous text."""
+    out = []
+    for a in audio:
+        segments, _ = model.transcribe(
+            a,
+            beam_size=1,
+            language=language,
+            temperature=0.0,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        out.append(" ".join(s.text.strip() for s in segments).strip())
+    return out
+
+
+def evaluation_row(run_dir: Path, limit: int, threads: int) -> dict | None:
+    """`workbench eval`'s base-against-adapted pass vs faster-whisper decoding both models."""
+    import tempfile
+
+    from faster_whisper import WhisperModel
+
+    from workbench.audio import load_audio
+    from workbench.data.prepare import prepare_data
+    from workbench.evaluate.compare import evaluate_adapter
+    from workbench.export.package import export_ct2
+    from workbench.models.bundled import BUNDLED, ct2_folder
+    from workbench.models.info import language_code
+    from workbench.recipe import load_recipe
+
+    recipe_path, adapter = run_dir / "recipe.yaml", run_dir / "adapter"
+    if not (recipe_path.is_file() and adapter.is_dir()):
+        print(f"no finished run in {run_dir}: evaluation row skipped")
+        return None
+    recipe = load_recipe(recipe_path)
+    name = recipe.base_model.removeprefix("bundled:")
+    if name not in BUNDLED:
+        print(f"{recipe.base_model} is not bundled: evaluation row skipped")
+        return None
+
+    def quiet(message: str) -> None:
+        pass
+
+    prepared = prepare_data(recipe, log=quiet)
+    utts = prepared.utterances("eval")[:limit] + prepared.utterances("general")[:limit]
+    work = Path(tempfile.mkdtemp(prefix="eval-speed-"))
+    manifest = work / "clips.jsonl"
+    manifest.write_text("".join(u.to_json() + "\n" for u in utts))
+    evaluate_adapter(recipe, adapter, data=[str(manifest)], prompt=False, log=quiet)  # warm-up
+    start = time.perf_counter()
+    report = evaluate_adapter(recipe, adapter, data=[str(manifest)], prompt=False, log=quiet)
+    ours = time.perf_counter() - start
+    audio = [load_audio(u.audio) for u in utts]
+    seconds = sum(len(a) for a in audio) / 16000
+    language = language_code(recipe.language) if recipe.language else None
+    row = {
+        "model": name,
+        "adapter": str(adapter),
+        "clips": len(utts),
+        "audio_s": round(seconds, 1),
+        "encoder_shared": report["decoding"]["encoder_shared"],
+        "workbench_eval_s": round(ours, 2),
+    }
+    for compute in ("int8", "float32"):
+        start = time.perf_counter()
+        adapted_dir = export_ct2(run_dir, work / f"adapted-{compute}", quantization=compute)
+        row[f"fw_{compute}_conversion_s"] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
+        for folder in (ct2_folder(BUNDLED[name]), adapted_dir):
+            model = WhisperModel(
+                str(folder), device="cpu", compute_type=compute, cpu_threads=threads
+            )
+            fw_decode(model, audio, language)
+        row[f"fw_{compute}_eval_s"] = round(time.perf_counter() - start, 2)
+    row["ratio_workbench_over_fw_int8"] = round(ours / row["fw_int8_eval_s"], 3)
+    row["ratio_workbench_over_fw_float32"] = round(ours / row["fw_float32_eval_s"], 3)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("bench/out/eval_speed.json"))
+    parser.add_argument(
+        "--run", type=Path, default=Path("bench/out/accuracy_per_minute/run"), help="a run folder"
+    )
+    parser.add_argument("--limit", type=int, default=30, help="clips per set for --run")
     args = parser.parse_args()
 
     import torch
@@ -61,6 +151,7 @@ def main() -> None:
 
     transformers.logging.set_verbosity_error()
     audio = clips()
+    arrays = [a for _, a in audio]
     seconds = sum(len(a) for _, a in audio) / 16000
     threads = torch.get_num_threads()
     rows = []
@@ -68,9 +159,7 @@ def main() -> None:
         loaded = load_model(f"bundled:{name}", device="cpu")
         language = "en" if loaded.multilingual else None
         transcriber = Transcriber(loaded, DecodeOptions(language=language), args.batch)
-        ours_s, ours = best_of(
-            args.rounds, lambda t=transcriber: t.transcribe_arrays([a for _, a in audio])
-        )
+        ours_s, ours = best_of(args.rounds, lambda t=transcriber: t.transcribe_arrays(arrays))
         row = {
             "model": name,
             "clips": len(audio),
@@ -85,22 +174,9 @@ def main() -> None:
                 cpu_threads=threads,
             )
 
-            def run(fw=fw, language=language) -> list[str]:
-                out = []
-                for _, a in audio:
-                    segments, _ = fw.transcribe(
-                        a,
-                        beam_size=1,
-                        language=language,
-                        temperature=0.0,
-                        without_timestamps=True,
-                        condition_on_previous_text=False,
-                        vad_filter=False,
-                    )
-                    out.append(" ".join(s.text.strip() for s in segments).strip())
-                return out
-
-            fw_s, theirs = best_of(args.rounds, run)
+            fw_s, theirs = best_of(
+                args.rounds, lambda fw=fw, lang=language: fw_decode(fw, arrays, lang)
+            )
             row[f"faster_whisper_{compute}_rtf"] = round(fw_s / seconds, 4)
             if compute == "float32":
                 row["same_transcripts_as_fw_float32"] = sum(
@@ -122,9 +198,23 @@ def main() -> None:
             f"{r['ratio_workbench_over_fw_int8']:>10.2f} "
             f"{r['same_transcripts_as_fw_float32']:>8}/{r['clips']}"
         )
+    evaluation = evaluation_row(args.run, args.limit, threads) if args.run else None
+    if evaluation:
+        e = evaluation
+        print(
+            f"\nevaluation, base against adapted ({e['model']}, {e['clips']} clips, "
+            f"{e['audio_s']} s of audio, encoder shared: {e['encoder_shared']}):\n"
+            f"  workbench eval {e['workbench_eval_s']:.1f} s; faster-whisper base + adapted: "
+            f"int8 {e['fw_int8_eval_s']:.1f} s, float32 {e['fw_float32_eval_s']:.1f} s "
+            f"(+ {e['fw_int8_conversion_s']:.1f} s to convert the adapted model)\n"
+            f"  ratio workbench / fw int8: {e['ratio_workbench_over_fw_int8']:.2f} "
+            f"(goal <= 1.0), / fw float32: {e['ratio_workbench_over_fw_float32']:.2f}"
+        )
     machine = {"cpus": os.cpu_count(), "threads": threads, "platform": platform.platform()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    args.out.write_text(
+        json.dumps({"machine": machine, "rows": rows, "evaluation": evaluation}, indent=2)
+    )
     print(f"written: {args.out}")
 
 

@@ -320,6 +320,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         language=args.language,
         prompt=prompt,
         max_new_tokens=args.max_new_tokens,
+        encoder_precision=args.encoder_precision,
     )
     try:
         transcriber = Transcriber(loaded, options, batch_size=args.batch_size)
@@ -562,6 +563,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="at most N tokens per clip (per 30-second window of a longer one)",
+    )
+    transcribe.add_argument(
+        "--encoder-precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="the encoder's precision; auto: bf16 where the CPU or GPU has it natively",
     )
     transcribe.add_argument(
         "--adapter",

@@ -15,6 +15,7 @@ from workbench.audio import SAMPLE_RATE, AudioError, load_audio
 from workbench.features import log_mel
 from workbench.models.info import language_code
 from workbench.models.loading import LoadedModel
+from workbench.models.precision import set_encoder_precision
 
 MAX_SHORT_SAMPLES = 30 * SAMPLE_RATE
 # Room left in Whisper's 448 decoder positions for <|startoftranscript|>, language, task and
@@ -44,6 +45,7 @@ class DecodeOptions:
     task: str = "transcribe"
     prompt: str | None = None  # text that conditions decoding, e.g. the lexicon's terms
     max_new_tokens: int | None = None  # default: every position the decoder has left
+    encoder_precision: str = "auto"  # see workbench.models.precision
 
     def generate_kwargs(self, loaded: LoadedModel) -> dict:
         max_positions = loaded.model.config.max_target_positions
@@ -96,6 +98,7 @@ class Transcriber:
         self.loaded = loaded
         self.options = options
         self.batch_size = batch_size
+        self.encoder_precision = set_encoder_precision(loaded.model, options.encoder_precision)
 
     @torch.inference_mode()
     def transcribe_arrays(

@@ -11,6 +11,7 @@ import pytest
 from tests.train.conftest import write_tiny_recipe
 from workbench.evaluate.compare import evaluate_adapter
 from workbench.export.adapter_check import AdapterError, read_adapter_info
+from workbench.models.precision import native_bf16
 from workbench.recipe import load_recipe
 from workbench.runs import RunDir
 from workbench.train.loop import train_recipe
@@ -142,6 +143,7 @@ def test_merged_decoding_gives_the_unmerged_transcripts(trained, monkeypatch):
     recipe, run = trained
     merged = evaluate_adapter(load_recipe(recipe), run.adapter, log=lambda m: None)
     assert merged["decoding"]["adapted_merged"] is True
+    assert merged["decoding"]["encoder_precision"] == "fp32"  # auto, with an adapted encoder
     monkeypatch.setattr(compare, "_merge_if_same", lambda loaded, audio: False)
     unmerged = evaluate_adapter(load_recipe(recipe), run.adapter, log=lambda m: None)
     assert unmerged["decoding"]["adapted_merged"] is False
@@ -164,6 +166,8 @@ def test_a_decoder_only_adapter_shares_the_encoder_and_changes_nothing(
     train_recipe(decoder_only, run, log=lambda m: None)
     shared = evaluate_adapter(decoder_only, run.adapter, log=lambda m: None)
     assert shared["decoding"]["encoder_shared"] is True
+    expected = "bf16" if native_bf16("cpu") else "fp32"
+    assert shared["decoding"]["encoder_precision"] == expected
     monkeypatch.setattr(compare, "EncoderCache", lambda: None)  # decode without sharing
     alone = evaluate_adapter(decoder_only, run.adapter, log=lambda m: None)
     pairs = zip(
@@ -172,3 +176,14 @@ def test_a_decoder_only_adapter_shares_the_encoder_and_changes_nothing(
     for a, b in pairs:
         assert (a["base"], a["adapted"]) == (b["base"], b["adapted"])
     assert shared["sets"]["general"]["adapted"]["rtf"] > 0
+
+
+def test_a_bf16_encoder_with_an_adapted_encoder_is_never_merged(trained):
+    """Merging into bf16 weights and unmerging would change the base model's encoder."""
+    recipe, run = trained
+    report = evaluate_adapter(
+        load_recipe(recipe, ["eval.encoder_precision=bf16"]), run.adapter, log=lambda m: None
+    )
+    assert report["decoding"]["encoder_precision"] == "bf16"
+    assert report["decoding"]["adapted_merged"] is False
+    assert report["sets"]["general"]["utterances"]

@@ -26,6 +26,7 @@ from workbench.export.adapter_check import check_adapter_fits, read_adapter_info
 from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon
 from workbench.models.info import model_fingerprint
 from workbench.models.loading import LoadedModel, load_model
+from workbench.models.precision import encoder_precision
 from workbench.recipe import DataSpec, ManifestSource, Recipe
 from workbench.runs import write_json_atomic
 from workbench.transcribe import DecodeOptions, EncoderCache, Transcriber
@@ -180,11 +181,18 @@ def evaluate_adapter(
     base_sha = model_fingerprint(recipe.base_model, loaded.path)
     check_adapter_fits(adapter, recipe.base_model, loaded.model, base_sha)
     loaded.model = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
+    # bf16 on an adapted encoder would merge the adapter into bf16 weights and lose precision
+    # when unmerging it for the base model: auto keeps such an encoder in fp32.
+    precision = recipe.eval.encoder_precision
+    if precision == "auto" and not share_encoder:
+        precision = "fp32"
     options = DecodeOptions(
         num_beams=recipe.eval.num_beams,
         language=recipe.language,
         max_new_tokens=recipe.eval.max_new_tokens,
+        encoder_precision=precision,
     )
+    mergeable = share_encoder or precision == "fp32"
     language = recipe.language or "en"
     normalize = get_normalizer(language)
     spaced = language not in UNSPACED_LANGUAGES
@@ -216,7 +224,7 @@ def evaluate_adapter(
         hyps, timing = {}, {}
         cache = EncoderCache() if share_encoder else None
         for system, (with_adapter, prompt_text) in systems.items():
-            if with_adapter and not merged:
+            if with_adapter and not merged and mergeable:
                 merged = _merge_if_same(loaded, audio[:2])
             elif not with_adapter and merged:
                 loaded.model.unmerge_adapter()
@@ -240,6 +248,7 @@ def evaluate_adapter(
         report["sets"][name] = compare_set(utts, hyps, timing, normalize, lexicon, spaced)
     report["decoding"]["adapted_merged"] = merged
     report["decoding"]["encoder_shared"] = share_encoder
+    report["decoding"]["encoder_precision"] = encoder_precision(loaded.model)
     if merged:
         loaded.model.unmerge_adapter()
     return report
