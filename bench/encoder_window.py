@@ -12,6 +12,7 @@ the decoding cost. Measured side by side, each with a check that the results sta
   by both against one each (transcripts must be identical);
 - a training step with replay and distillation: the frozen encoder run once for the student
   and the teacher against once each (the losses must agree to float precision);
+- the encoder in bf16 (the default where the CPU has native bf16) against fp32;
 - SDPA against eager attention (transcripts must be identical);
 - batches of clips of like length against batches in arrival order (identical transcripts).
 """
@@ -45,7 +46,8 @@ def timed(fn, rounds: int = 2):
 
 
 def where_time_goes(loaded, arrays) -> dict:
-    """Seconds in log-mel, encoder front end, each encoder layer and decoding, for all clips."""
+    """Seconds in log-mel, encoder front end, each encoder layer and decoding, for all clips
+    (with the default encoder precision)."""
     from workbench.features import log_mel
     from workbench.transcribe import DecodeOptions, Transcriber
 
@@ -138,7 +140,7 @@ def distillation_step(steps: int) -> dict:
                 loss.backward()
                 trainer.optimizer.zero_grad()
                 times.append(time.perf_counter() - start)
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             figures[share] = (statistics.median(times[1:]), losses)
     apart, shared = figures[False], figures[True]
     return {
@@ -167,6 +169,26 @@ def attention(loaded, arrays) -> dict:
         "ratio": round(out["sdpa"][0] / out["eager"][0], 3),
         "transcripts_changed": sum(
             a != b for a, b in zip(out["eager"][1], out["sdpa"][1], strict=True)
+        ),
+    }
+
+
+def encoder_bf16(model_name: str, arrays) -> dict:
+    """The encoder in bf16 (the default where the CPU has it natively) against fp32."""
+    from workbench.models.loading import load_model
+    from workbench.transcribe import DecodeOptions, Transcriber
+
+    out = {}
+    for precision in ("fp32", "bf16"):
+        loaded = load_model(f"bundled:{model_name}", device="cpu")  # bf16 is not undone
+        transcriber = Transcriber(loaded, DecodeOptions(encoder_precision=precision))
+        out[precision] = timed(lambda t=transcriber: t.transcribe_arrays(arrays))
+    return {
+        "fp32_s": round(out["fp32"][0], 3),
+        "bf16_s": round(out["bf16"][0], 3),
+        "ratio": round(out["bf16"][0] / out["fp32"][0], 3),
+        "transcripts_changed": sum(
+            a != b for a, b in zip(out["fp32"][1], out["bf16"][1], strict=True)
         ),
     }
 
@@ -223,6 +245,7 @@ def main() -> None:
     with torch.inference_mode():
         Transcriber(loaded, DecodeOptions()).transcribe_arrays(arrays[:8])  # warm-up
         result["time"] = where_time_goes(loaded, arrays)
+        result["encoder_bf16"] = encoder_bf16(args.model, arrays)
         result["attention"] = attention(loaded, arrays)
         result["batching"] = batching(loaded, arrays)
         adapter = args.run / "adapter"
@@ -242,6 +265,7 @@ def main() -> None:
         + f"; log-mel {t['log_mel_s']:.2f} s"
     )
     rows = [
+        ("encoder: bf16 / fp32", result["encoder_bf16"]),
         ("attention: SDPA / eager", result["attention"]),
         ("batching: by length / arrival", result["batching"]),
     ]

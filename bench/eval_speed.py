@@ -3,7 +3,8 @@
     python bench/eval_speed.py [--models tiny.en base] [--rounds 2] [--out FILE]
 
 The same real clips (pocketsphinx LibriVox and cards, Asterisk prompts) decoded greedily
-without timestamps by: the workbench's Transcriber (transformers, batched, float32), and
+without timestamps by: the workbench's Transcriber (transformers, batched; its default
+encoder precision, bf16 where the CPU has it natively, and float32 throughout), and
 faster-whisper on the same bundled CTranslate2 checkpoint in int8 and float32 (one clip at a
 time, its usual use; no VAD, no previous-text conditioning). Prints the real-time factor of
 each and the ratio workbench / faster-whisper int8 (goal: at most 1.0 on CPU), and how many
@@ -156,16 +157,23 @@ def main() -> None:
     threads = torch.get_num_threads()
     rows = []
     for name in args.models:
-        loaded = load_model(f"bundled:{name}", device="cpu")
-        language = "en" if loaded.multilingual else None
-        transcriber = Transcriber(loaded, DecodeOptions(language=language), args.batch)
-        ours_s, ours = best_of(args.rounds, lambda t=transcriber: t.transcribe_arrays(arrays))
-        row = {
-            "model": name,
-            "clips": len(audio),
-            "audio_s": round(seconds, 1),
-            "workbench_rtf": round(ours_s / seconds, 4),
-        }
+        row = {"model": name, "clips": len(audio), "audio_s": round(seconds, 1)}
+        texts = {}
+        for precision in ("fp32", "auto"):  # a fresh model each: bf16 is not undone
+            loaded = load_model(f"bundled:{name}", device="cpu")
+            language = "en" if loaded.multilingual else None
+            options = DecodeOptions(language=language, encoder_precision=precision)
+            transcriber = Transcriber(loaded, options, args.batch)
+            ours_s, texts[precision] = best_of(
+                args.rounds, lambda t=transcriber: t.transcribe_arrays(arrays)
+            )
+            key = "workbench_rtf" if precision == "auto" else "workbench_fp32_rtf"
+            row[key] = round(ours_s / seconds, 4)
+            row["encoder_precision"] = transcriber.encoder_precision
+        ours = texts["auto"]
+        row["same_transcripts_auto_as_fp32"] = sum(
+            a == b for a, b in zip(texts["auto"], texts["fp32"], strict=True)
+        )
         for compute in ("int8", "float32"):
             fw = WhisperModel(
                 str(ct2_folder(BUNDLED[name])),
@@ -182,21 +190,27 @@ def main() -> None:
                 row["same_transcripts_as_fw_float32"] = sum(
                     a.strip() == b.strip() for a, b in zip(ours, theirs, strict=True)
                 )
+                row["same_transcripts_fp32_as_fw_float32"] = sum(
+                    a.strip() == b.strip() for a, b in zip(texts["fp32"], theirs, strict=True)
+                )
         row["ratio_workbench_over_fw_int8"] = round(
             row["workbench_rtf"] / row["faster_whisper_int8_rtf"], 3
         )
         rows.append(row)
 
     print(
-        f"{'model':8} {'clips':>5} {'workbench RTF':>13} {'fw int8 RTF':>11} "
-        f"{'fw fp32 RTF':>11} {'ratio/int8':>10} {'same as fp32':>12}"
+        f"{'model':8} {'clips':>5} {'workbench RTF':>13} {'(fp32 enc.)':>11} {'fw int8 RTF':>11} "
+        f"{'fw fp32 RTF':>11} {'ratio/int8':>10} {'same as fw fp32':>15} {'auto = fp32':>11}"
     )
     for r in rows:
         print(
-            f"{r['model']:8} {r['clips']:>5} {r['workbench_rtf']:>13.4f} "
+            f"{r['model']:8} {r['clips']:>5} {r['workbench_rtf']:>9.4f} {r['encoder_precision']} "
+            f"{r['workbench_fp32_rtf']:>11.4f} "
             f"{r['faster_whisper_int8_rtf']:>11.4f} {r['faster_whisper_float32_rtf']:>11.4f} "
             f"{r['ratio_workbench_over_fw_int8']:>10.2f} "
-            f"{r['same_transcripts_as_fw_float32']:>8}/{r['clips']}"
+            f"{r['same_transcripts_as_fw_float32']:>5}/{r['clips']} "
+            f"({r['same_transcripts_fp32_as_fw_float32']}/{r['clips']} fp32) "
+            f"{r['same_transcripts_auto_as_fp32']:>8}/{r['clips']}"
         )
     evaluation = evaluation_row(args.run, args.limit, threads) if args.run else None
     if evaluation:
