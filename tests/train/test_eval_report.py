@@ -143,7 +143,7 @@ def test_merged_decoding_gives_the_unmerged_transcripts(trained, monkeypatch):
     recipe, run = trained
     merged = evaluate_adapter(load_recipe(recipe), run.adapter, log=lambda m: None)
     assert merged["decoding"]["adapted_merged"] is True
-    assert merged["decoding"]["encoder_precision"] == "fp32"  # auto, with an adapted encoder
+    assert merged["decoding"]["encoder_precision"] == "fp32"  # the recipe's default
     monkeypatch.setattr(compare, "_merge_if_same", lambda loaded, audio: False)
     unmerged = evaluate_adapter(load_recipe(recipe), run.adapter, log=lambda m: None)
     assert unmerged["decoding"]["adapted_merged"] is False
@@ -161,7 +161,7 @@ def test_a_decoder_only_adapter_shares_the_encoder_and_changes_nothing(
     import workbench.evaluate.compare as compare
 
     recipe, _ = trained
-    decoder_only = load_recipe(recipe, ["lora.top_encoder_layers=0"])
+    decoder_only = load_recipe(recipe, ["lora.top_encoder_layers=0", "eval.encoder_precision=auto"])
     run = RunDir(tmp_path / "dec")
     train_recipe(decoder_only, run, log=lambda m: None)
     shared = evaluate_adapter(decoder_only, run.adapter, log=lambda m: None)
@@ -187,3 +187,12 @@ def test_a_bf16_encoder_with_an_adapted_encoder_is_never_merged(trained):
     assert report["decoding"]["encoder_precision"] == "bf16"
     assert report["decoding"]["adapted_merged"] is False
     assert report["sets"]["general"]["utterances"]
+
+
+def test_auto_keeps_an_adapted_encoder_in_fp32(trained):
+    recipe, run = trained
+    report = evaluate_adapter(
+        load_recipe(recipe, ["eval.encoder_precision=auto"]), run.adapter, log=lambda m: None
+    )
+    assert report["decoding"]["encoder_precision"] == "fp32"
+    assert report["decoding"]["adapted_merged"] is True
