@@ -178,21 +178,20 @@ def test_a_decoder_only_adapter_shares_the_encoder_and_changes_nothing(
     assert shared["sets"]["general"]["adapted"]["rtf"] > 0
 
 
-def test_a_bf16_encoder_with_an_adapted_encoder_is_never_merged(trained):
-    """Merging into bf16 weights and unmerging would change the base model's encoder."""
+@pytest.mark.parametrize(
+    ("choice", "runs_in", "merged"),
+    [
+        # merging into bf16 weights and unmerging would change the base model's encoder
+        ("bf16", "bf16", False),
+        # auto keeps an adapted encoder in fp32, so the adapter can be merged
+        ("auto", "fp32", True),
+    ],
+)
+def test_encoder_precision_with_an_adapted_encoder(trained, choice, runs_in, merged):
     recipe, run = trained
     report = evaluate_adapter(
-        load_recipe(recipe, ["eval.encoder_precision=bf16"]), run.adapter, log=lambda m: None
+        load_recipe(recipe, [f"eval.encoder_precision={choice}"]), run.adapter, log=lambda m: None
     )
-    assert report["decoding"]["encoder_precision"] == "bf16"
-    assert report["decoding"]["adapted_merged"] is False
+    assert report["decoding"]["encoder_precision"] == runs_in
+    assert report["decoding"]["adapted_merged"] is merged
     assert report["sets"]["general"]["utterances"]
-
-
-def test_auto_keeps_an_adapted_encoder_in_fp32(trained):
-    recipe, run = trained
-    report = evaluate_adapter(
-        load_recipe(recipe, ["eval.encoder_precision=auto"]), run.adapter, log=lambda m: None
-    )
-    assert report["decoding"]["encoder_precision"] == "fp32"
-    assert report["decoding"]["adapted_merged"] is True

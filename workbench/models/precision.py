@@ -1,7 +1,7 @@
 """The encoder in bfloat16 where the hardware multiplies bfloat16 natively.
 
 On a CPU, Whisper's encoder reads a full 30-second window for every clip and is most of the
-decoding time. CPUs with AVX512-BF16 or AMX (and GPUs with bf16) run it about 1.6x faster in
+decoding time. CPUs with AVX512-BF16 or AMX (and GPUs with bf16) run it about 1.5x faster in
 bfloat16. Measured with tiny.en, the transcripts of 20 real clips stayed the same (see
 ``bench/encoder_window.py``), but on the medical recipe's 219 evaluation clips about 5% flipped
 a near-tie word: transcription uses it by default (``auto``), evaluation only when asked, so
