@@ -14,7 +14,8 @@ With --run RUN_DIR (a finished `workbench run`, default: the one bench/accuracy_
 leaves), also the whole evaluation as `workbench eval` does it: base against adapted on up to
 --limit clips of each of the recipe's sets (scoring and the report included), against
 faster-whisper decoding the same clips with the base model and with the adapter merged and
-converted (as `workbench export --format ct2` does; the conversion is timed apart).
+converted (as `workbench export --format ct2` does; the conversion is timed apart), with the
+encoder precision of --eval-precision (default fp32, evaluation's default).
 """
 
 from __future__ import annotations
@@ -67,41 +68,50 @@ def fw_decode(model, audio: list[np.ndarray], language: str | None) -> list[str]
     return out
 
 
-def evaluation_row(run_dir: Path, limit: int, threads: int) -> dict | None:
+def _quiet(message: str) -> None:
+    pass
+
+
+def evaluation_row(run_dir: Path, limit: int, threads: int, precision: str) -> dict | None:
     """`workbench eval`'s base-against-adapted pass vs faster-whisper decoding both models."""
     import tempfile
 
-    from faster_whisper import WhisperModel
-
-    from workbench.audio import load_audio
     from workbench.data.prepare import prepare_data
-    from workbench.evaluate.compare import evaluate_adapter
-    from workbench.export.package import export_ct2
-    from workbench.models.bundled import BUNDLED, ct2_folder
-    from workbench.models.info import language_code
+    from workbench.models.bundled import BUNDLED
     from workbench.recipe import load_recipe
 
     recipe_path, adapter = run_dir / "recipe.yaml", run_dir / "adapter"
     if not (recipe_path.is_file() and adapter.is_dir()):
         print(f"no finished run in {run_dir}: evaluation row skipped")
         return None
-    recipe = load_recipe(recipe_path)
+    recipe = load_recipe(recipe_path, [f"eval.encoder_precision={precision}"])
     name = recipe.base_model.removeprefix("bundled:")
     if name not in BUNDLED:
         print(f"{recipe.base_model} is not bundled: evaluation row skipped")
         return None
 
-    def quiet(message: str) -> None:
-        pass
-
-    prepared = prepare_data(recipe, log=quiet)
+    prepared = prepare_data(recipe, log=_quiet)
     utts = prepared.utterances("eval")[:limit] + prepared.utterances("general")[:limit]
-    work = Path(tempfile.mkdtemp(prefix="eval-speed-"))
+    with tempfile.TemporaryDirectory(prefix="eval-speed-") as tmp:
+        return _evaluation_row(recipe, run_dir, utts, Path(tmp), threads)
+
+
+def _evaluation_row(recipe, run_dir: Path, utts: list, work: Path, threads: int) -> dict:
+    from faster_whisper import WhisperModel
+
+    from workbench.audio import load_audio
+    from workbench.evaluate.compare import evaluate_adapter
+    from workbench.export.package import export_ct2
+    from workbench.models.bundled import BUNDLED, ct2_folder
+    from workbench.models.info import language_code
+
+    adapter = run_dir / "adapter"
+    name = recipe.base_model.removeprefix("bundled:")
     manifest = work / "clips.jsonl"
     manifest.write_text("".join(u.to_json() + "\n" for u in utts))
-    evaluate_adapter(recipe, adapter, data=[str(manifest)], prompt=False, log=quiet)  # warm-up
+    evaluate_adapter(recipe, adapter, data=[str(manifest)], prompt=False, log=_quiet)  # warm-up
     start = time.perf_counter()
-    report = evaluate_adapter(recipe, adapter, data=[str(manifest)], prompt=False, log=quiet)
+    report = evaluate_adapter(recipe, adapter, data=[str(manifest)], prompt=False, log=_quiet)
     ours = time.perf_counter() - start
     audio = [load_audio(u.audio) for u in utts]
     seconds = sum(len(a) for a in audio) / 16000
@@ -112,6 +122,7 @@ def evaluation_row(run_dir: Path, limit: int, threads: int) -> dict | None:
         "clips": len(utts),
         "audio_s": round(seconds, 1),
         "encoder_shared": report["decoding"]["encoder_shared"],
+        "encoder_precision": report["decoding"]["encoder_precision"],
         "workbench_eval_s": round(ours, 2),
     }
     for compute in ("int8", "float32"):
@@ -140,6 +151,12 @@ def main() -> None:
         "--run", type=Path, default=Path("bench/out/accuracy_per_minute/run"), help="a run folder"
     )
     parser.add_argument("--limit", type=int, default=30, help="clips per set for --run")
+    parser.add_argument(
+        "--eval-precision",
+        choices=("auto", "fp32", "bf16"),
+        default="fp32",
+        help="the evaluation's encoder precision for --run (default: evaluation's default)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -212,12 +229,15 @@ def main() -> None:
             f"({r['same_transcripts_fp32_as_fw_float32']}/{r['clips']} fp32) "
             f"{r['same_transcripts_auto_as_fp32']:>8}/{r['clips']}"
         )
-    evaluation = evaluation_row(args.run, args.limit, threads) if args.run else None
+    evaluation = None
+    if args.run:
+        evaluation = evaluation_row(args.run, args.limit, threads, args.eval_precision)
     if evaluation:
         e = evaluation
         print(
             f"\nevaluation, base against adapted ({e['model']}, {e['clips']} clips, "
-            f"{e['audio_s']} s of audio, encoder shared: {e['encoder_shared']}):\n"
+            f"{e['audio_s']} s of audio, encoder shared: {e['encoder_shared']}, "
+            f"encoder in {e['encoder_precision']}):\n"
             f"  workbench eval {e['workbench_eval_s']:.1f} s; faster-whisper base + adapted: "
             f"int8 {e['fw_int8_eval_s']:.1f} s, float32 {e['fw_float32_eval_s']:.1f} s "
             f"(+ {e['fw_int8_conversion_s']:.1f} s to convert the adapted model)\n"
