@@ -402,7 +402,7 @@ class EvalSpec(Spec):
     max_new_tokens: int | None = None  # cap per clip; default: all the model's positions
     # The encoder's precision. fp32 gives the same figures on every machine. auto is bf16
     # where the CPU or GPU has native bf16 and the adapter leaves the encoder alone: about
-    # 1.5x faster a clip on a CPU, but about 5% of transcripts flip a near-tie word (measured
+    # 1.5x faster a clip on a CPU, but about 4% of transcripts flip a near-tie word (measured
     # on the medical recipe), so figures then depend on the hardware. The decoder always runs
     # in the model's own precision.
     encoder_precision: Literal["auto", "fp32", "bf16"] = "fp32"

@@ -3,7 +3,7 @@
 On a CPU, Whisper's encoder reads a full 30-second window for every clip and is most of the
 decoding time. CPUs with AVX512-BF16 or AMX (and GPUs with bf16) run it about 1.5x faster in
 bfloat16. Measured with tiny.en, the transcripts of 20 real clips stayed the same (see
-``bench/encoder_window.py``), but on the medical recipe's 219 evaluation clips about 5% flipped
+``bench/encoder_window.py``), but on the medical recipe's 219 evaluation clips about 4% flipped
 a near-tie word: transcription uses it by default (``auto``), evaluation only when asked, so
 that a report's figures do not depend on the machine. The decoder, where an adapter usually
 sits and where greedy choices are made token by token, stays in the model's own precision.
