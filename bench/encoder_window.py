@@ -152,25 +152,27 @@ def distillation_step(steps: int) -> dict:
     }
 
 
+def versus(before: tuple[str, float, list[str]], after: tuple[str, float, list[str]]) -> dict:
+    """Two ways of decoding the same clips: (name, seconds, transcripts) each, and the ratio."""
+    (name_a, seconds_a, texts_a), (name_b, seconds_b, texts_b) = before, after
+    return {
+        f"{name_a}_s": round(seconds_a, 3),
+        f"{name_b}_s": round(seconds_b, 3),
+        "ratio": round(seconds_b / seconds_a, 3),
+        "transcripts_changed": sum(a != b for a, b in zip(texts_a, texts_b, strict=True)),
+    }
+
+
 def attention(loaded, arrays) -> dict:
     """SDPA against eager attention: time of the whole decoding, and transcripts."""
     from workbench.transcribe import DecodeOptions, Transcriber
 
-    out = {}
+    out = []
     for kind in ("eager", "sdpa"):
         loaded.model.set_attn_implementation(kind)
-        seconds, texts = timed(
-            lambda: Transcriber(loaded, DecodeOptions()).transcribe_arrays(arrays)
-        )
-        out[kind] = (seconds, texts)
-    return {
-        "eager_s": round(out["eager"][0], 3),
-        "sdpa_s": round(out["sdpa"][0], 3),
-        "ratio": round(out["sdpa"][0] / out["eager"][0], 3),
-        "transcripts_changed": sum(
-            a != b for a, b in zip(out["eager"][1], out["sdpa"][1], strict=True)
-        ),
-    }
+        transcriber = Transcriber(loaded, DecodeOptions())
+        out.append((kind, *timed(lambda t=transcriber: t.transcribe_arrays(arrays))))
+    return versus(*out)
 
 
 def encoder_bf16(model_name: str, arrays) -> dict:
@@ -178,19 +180,12 @@ def encoder_bf16(model_name: str, arrays) -> dict:
     from workbench.models.loading import load_model
     from workbench.transcribe import DecodeOptions, Transcriber
 
-    out = {}
+    out = []
     for precision in ("fp32", "bf16"):
         loaded = load_model(f"bundled:{model_name}", device="cpu")  # bf16 is not undone
         transcriber = Transcriber(loaded, DecodeOptions(encoder_precision=precision))
-        out[precision] = timed(lambda t=transcriber: t.transcribe_arrays(arrays))
-    return {
-        "fp32_s": round(out["fp32"][0], 3),
-        "bf16_s": round(out["bf16"][0], 3),
-        "ratio": round(out["bf16"][0] / out["fp32"][0], 3),
-        "transcripts_changed": sum(
-            a != b for a, b in zip(out["fp32"][1], out["bf16"][1], strict=True)
-        ),
-    }
+        out.append((precision, *timed(lambda t=transcriber: t.transcribe_arrays(arrays))))
+    return versus(*out)
 
 
 def batching(loaded, arrays) -> dict:
@@ -205,16 +200,10 @@ def batching(loaded, arrays) -> dict:
             texts += transcriber._decode_short(arrays[start : start + transcriber.batch_size])
         return texts
 
-    arrival_s, arrival_texts = timed(arrival)
-    sorted_s, sorted_texts = timed(lambda: transcriber.transcribe_arrays(arrays))
-    return {
-        "arrival_order_s": round(arrival_s, 3),
-        "by_length_s": round(sorted_s, 3),
-        "ratio": round(sorted_s / arrival_s, 3),
-        "transcripts_changed": sum(
-            a != b for a, b in zip(arrival_texts, sorted_texts, strict=True)
-        ),
-    }
+    return versus(
+        ("arrival_order", *timed(arrival)),
+        ("by_length", *timed(lambda: transcriber.transcribe_arrays(arrays))),
+    )
 
 
 def main() -> None:
