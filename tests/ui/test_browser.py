@@ -33,6 +33,11 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def settled(page, scope: str, timeout: float = 120_000) -> None:
+    """Wait until no progress overlay is shown in ``scope``: it would take the clicks."""
+    expect(page.locator(f"{scope} .eta-bar:visible")).to_have_count(0, timeout=timeout)
+
+
 def wait_for_toast(page, text: str) -> str:
     """The text of the first message box in the page that says ``text``."""
     toast = page.locator(".toast-body").filter(has_text=text).first
@@ -95,6 +100,9 @@ def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page, tmp_path, sp
     # Augment: a clip of the recipe before and after, with the drawn parameters.
     open_tab(page, "Augment")
     page.locator("#augment-load").click()
+    # Listing prepares the data under a progress overlay; the controls are usable after it.
+    expect(page.locator("#augment-clip input")).not_to_have_value("", timeout=120_000)
+    settled(page, "#tab-augment")
     page.locator("#augment-noise input").check()
     page.locator("#augment-go").click()
     expect(page.locator("#augment-params")).to_contain_text("snr_db")

@@ -88,7 +88,9 @@ def _spec(*controls: Any) -> AugmentSpec:
 def create_augment_tab(shared: Shared) -> dict[str, Any]:
     """Build the tab; returns its components by name."""
     with gr.Row():
-        clip_pick = gr.Dropdown(label="a training clip of the recipe", choices=[], scale=3)
+        clip_pick = gr.Dropdown(
+            label="a training clip of the recipe", choices=[], scale=3, elem_id="augment-clip"
+        )
         load_btn = gr.Button("List the recipe's clips", scale=1, elem_id="augment-load")
         upload = gr.Audio(label="or upload a clip", type="filepath", sources=["upload"], scale=2)
     with gr.Row():
