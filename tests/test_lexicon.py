@@ -89,6 +89,31 @@ def test_find_terms_golden(text, expected):
     assert found == expected
 
 
+# (text, the spans' text): where a term is written, for the training loss's term weight
+SPANS = [
+    ("Start Metoprolol, 25 mg.", ["Metoprolol"]),
+    ("known atrial  fibrillation and a statin", ["atrial  fibrillation", "statin"]),
+    ("on atorvastatin", []),  # whole words only
+    ("metoprolol-induced", ["metoprolol"]),
+    ("HbA1c and hba1c", ["HbA1c", "hba1c"]),
+    ("meta prolol", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SPANS)
+def test_spans_golden(text, expected):
+    assert [text[a:b] for a, b in LEX.spans(text)] == expected
+
+
+def test_spans_prefer_the_longer_term_and_unspaced_runs():
+    lex = Lexicon([Term("insulin", "drug"), Term("insulin glargine", "drug")])
+    assert lex.spans("insulin glargine, then insulin") == [(0, 16), (23, 30)]
+    assert [("我明天要去北京。"[a:b]) for a, b in LEX.spans("我明天要去北京。", spaced=False)] == [
+        "北京"
+    ]
+    assert LEX.spans("我明天要去北京。") == []
+
+
 def test_find_terms_in_unspaced_scripts():
     normalize = get_normalizer("zh")
     assert [t.term for t in LEX.find_terms("我明天要去北京。", normalize, spaced=False)] == ["北京"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,7 @@ class Lexicon:
         self.terms = list(terms)
         self.path = path
         self._by_term = {t.term.casefold(): t for t in self.terms}
+        self._pattern: tuple[bool, re.Pattern[str]] | None = None  # built on first spans()
 
     def __len__(self) -> int:
         return len(self.terms)
@@ -105,6 +107,21 @@ class Lexicon:
             return [t for t in self.terms if _contains(words, normalize(t.term).split())]
         joined = "".join(normalize(text).split())
         return [t for t in self.terms if (n := "".join(normalize(t.term).split())) and n in joined]
+
+    def spans(self, text: str, *, spaced: bool = True) -> list[tuple[int, int]]:
+        """Where the terms are written in ``text``: ``(start, end)`` character offsets.
+
+        Matching ignores case; in ``spaced`` scripts a term must be whole words (any run of
+        spaces between them), as in :meth:`find_terms`. Longer terms win over the terms
+        inside them ("insulin glargine" over "insulin"); spans do not overlap.
+        """
+        if self._pattern is None or self._pattern[0] != spaced:
+            parts = sorted({t.term.strip() for t in self.terms if t.term.strip()}, key=len)
+            alternatives = [r"\s+".join(map(re.escape, p.split())) for p in reversed(parts)]
+            body = "|".join(alternatives) or r"(?!)"
+            source = rf"(?<!\w)(?:{body})(?!\w)" if spaced else f"(?:{body})"
+            self._pattern = (spaced, re.compile(source, re.IGNORECASE))
+        return [m.span() for m in self._pattern[1].finditer(text)]
 
 
 def _contains(words: list[str], needle: list[str]) -> bool:

@@ -355,9 +355,15 @@ class TrainSpec(Spec):
     # Train with the lexicon prompt on this share of samples, so that prompting at
     # inference helps rather than hurts.
     prompt_p: float = 0.0
+    # How much more the tokens that spell a lexicon term weigh in the loss of a training
+    # clip than the words around them (1: the same; a weighted mean, so the loss keeps its
+    # scale). The template words are learned in a few steps; the terms are what is left.
+    term_weight: float = 1.0
 
     def check(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
+        if not 1 <= self.term_weight <= 100:
+            out.append(("term_weight", f"expected 1 to 100, got {self.term_weight}"))
         for name in ("replay_ratio", "prompt_p"):
             if not 0 <= getattr(self, name) < 1:
                 out.append((name, f"expected a share in [0, 1), got {getattr(self, name)}"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from workbench.lexicon import Lexicon, Term
 from workbench.models.bundled import BUNDLED, meta_dir
 from workbench.models.convert import build_tokenizer
 from workbench.train.batches import IGNORE, BatchPlan, Collator, Example, LabelMaker
@@ -59,6 +60,39 @@ def test_prompt_tokens_are_masked(en):
         en.tokenizer.decode([t for t in labels if t != IGNORE], skip_special_tokens=True)
         == " Start apixaban."
     )
+
+
+LEX = Lexicon([Term("lisinopril", "drug"), Term("olanzapine", "drug")])
+
+
+def test_term_tokens_are_flagged(en):
+    maker = LabelMaker(en, multilingual=False, prompt="lisinopril", lexicon=LEX)
+    for with_prompt in (False, True):
+        decoder, labels, in_term = maker.encode("From Lisinopril to olanzapine.", with_prompt)
+        assert len(in_term) == len(labels) == len(decoder)
+        flagged = [t for t, f in zip(labels, in_term, strict=True) if f]
+        assert IGNORE not in flagged  # never the prompt or the forced prefix
+        assert en.tokenizer.decode(flagged) == " Lisinopril olanzapine"
+        unflagged = [t for t, f in zip(labels, in_term, strict=True) if not f and t != IGNORE]
+        assert en.tokenizer.decode(unflagged, skip_special_tokens=True) == " From to."
+    assert maker.encode("No terms here.")[2] == [False] * len(maker("No terms here.")[1])
+    assert maker.encode("From Lisinopril.")[:2] == maker("From Lisinopril.")
+
+
+def test_collator_weighs_term_tokens_of_training_clips_only(en):
+    maker = LabelMaker(en, multilingual=False, lexicon=LEX)
+    clips = [
+        Example("a", np.zeros(1600, np.float32), "Start lisinopril.", False, {}),
+        Example("b", np.zeros(1600, np.float32), "Start lisinopril.", True, {}),  # replay
+    ]
+    batch = Collator(en, maker, term_weight=3.0)(clips)
+    weights, labels = batch["label_weights"], batch["labels"]
+    in_term = [f for f in maker.encode("Start lisinopril.")[2]]
+    assert weights[0, : len(in_term)].tolist() == [3.0 if f else 1.0 for f in in_term]
+    assert sum(in_term) >= 1
+    assert (weights[1] == 1).all()
+    assert weights.shape == labels.shape
+    assert "label_weights" not in Collator(en, maker)(clips)  # weight 1: the plain loss
 
 
 def test_collator_pads_and_masks(en):

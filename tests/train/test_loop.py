@@ -120,6 +120,37 @@ def test_replay_and_distillation(recipe_file, speech_manifests, tmp_path):
     assert all(r["loss"] >= r["ce"] for r in rows)
 
 
+def test_term_weight_weighs_the_lexicon_terms(recipe_file, tmp_path):
+    recipe = load_recipe(recipe_file(), ["train.term_weight=4", "train.max_steps=2"])
+    with pytest.raises(TrainError, match=r"train\.term_weight is 4\.0 but .* no lexicon"):
+        Trainer(recipe, RunDir(tmp_path / "none"), log=quiet)
+
+    lexicon = tmp_path / "lexicon.tsv"
+    lexicon.write_text(
+        "term\tcategory\ndashwood\tname\ndisposed\tword\nmarried\tword\nclubs\tcard\n"
+    )
+    extra = f"lexicon: {{path: {lexicon}}}\n"
+    recipe = load_recipe(recipe_file(extra), ["train.term_weight=4", "train.max_steps=2"])
+    trainer = Trainer(recipe, RunDir(tmp_path / "weighted"), log=quiet)
+    batch = trainer._batch(0)
+    weights = batch["label_weights"]
+    assert (weights == 4).any() and (weights == 1).any()
+    # The weighted mean: with every weight 1 it is the model's own cross-entropy.
+    from workbench.train.loop import _weighted_ce
+
+    batch.pop("general"), batch.pop("label_weights")
+    with torch.no_grad():
+        out = trainer.model(**batch)
+    plain = _weighted_ce(out.logits, batch["labels"], torch.ones_like(weights))
+    assert torch.allclose(plain, out.loss, rtol=1e-5)
+    weighted = _weighted_ce(out.logits, batch["labels"], weights)
+    assert not torch.allclose(weighted, out.loss)
+
+    result = trainer.train()
+    assert result.state == "done"
+    assert all("ce_weighted" in r for r in trainer.run.metrics())
+
+
 def test_a_frozen_encoder_is_run_once_for_student_teacher_and_general_set(
     recipe_file, speech_manifests, tmp_path
 ):

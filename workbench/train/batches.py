@@ -4,7 +4,8 @@ Labels are built as Whisper decodes: ``[<|startofprev|> prompt]`` ``<|startoftra
 ``[<|lang|> <|transcribe|>]`` ``<|notimestamps|>`` text ``<|endoftext|>``. The decoder input is
 that sequence without its last token and the labels are it without its first, so the model
 never sees a doubled start token; targets inside the prompt and the forced prefix are masked
-(-100) from the loss, as is padding.
+(-100) from the loss, as is padding. With ``train.term_weight`` the tokens that spell a
+lexicon term weigh more in the loss of training clips.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from workbench.audio import load_audio
 from workbench.augment.pipeline import Augmenter, sample_seed
 from workbench.data.manifest import Utterance
 from workbench.features import log_mel
-from workbench.lexicon import UNSPACED_LANGUAGES
+from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon
 
 IGNORE = -100
 
@@ -119,6 +120,7 @@ class LabelMaker:
         language: str | None = None,
         prompt: str | None = None,
         max_positions: int = 448,
+        lexicon: Lexicon | None = None,
     ) -> None:
         tok = processor.tokenizer
         self.tok = tok
@@ -134,49 +136,82 @@ class LabelMaker:
             self.prompt_ids = ids[: max_positions // 4]  # leave room for the transcript
         self.max_positions = max_positions
         self.spaced = (language or "en") not in UNSPACED_LANGUAGES
+        self.lexicon = lexicon
 
     def __call__(self, text: str, with_prompt: bool = False) -> tuple[list[int], list[int]]:
+        decoder_input, labels, _ = self.encode(text, with_prompt)
+        return decoder_input, labels
+
+    def encode(
+        self, text: str, with_prompt: bool = False
+    ) -> tuple[list[int], list[int], list[bool]]:
+        """Decoder input, labels, and for each label whether it spells a lexicon term."""
         text = text.strip()
-        body = self.tok((" " + text) if self.spaced else text, add_special_tokens=False).input_ids
+        written = (" " + text) if self.spaced else text
+        spans = self.lexicon.spans(written, spaced=self.spaced) if self.lexicon else []
+        encoded = self.tok(written, add_special_tokens=False, return_offsets_mapping=bool(spans))
+        body = list(encoded.input_ids)
+        in_term = [False] * len(body)
+        if spans:
+            in_term = [
+                any(s < end and e > start for start, end in spans)
+                for s, e in encoded.offset_mapping
+            ]
         head = (self.prompt_ids if with_prompt else []) + self.prefix
         sequence = head + body + [self.eot]
+        flags = [False] * len(head) + in_term + [False]
         if len(sequence) > self.max_positions + 1:
             sequence = [*sequence[: self.max_positions], self.eot]
+            flags = [*flags[: self.max_positions], False]
         decoder_input = sequence[:-1]
         labels = sequence[1:]
         masked = len(head) - 1  # targets that are still prompt or forced prefix
         labels = [IGNORE] * masked + labels[masked:]
-        return decoder_input, labels
+        return decoder_input, labels, flags[1:]
 
 
 class Collator:
-    """Stacks examples into tensors: features, decoder inputs, labels, replay flags."""
+    """Stacks examples into tensors: features, decoder inputs, labels, replay flags, and
+    with a ``term_weight`` other than 1 each label's weight in the loss (``label_weights``:
+    the weight on the tokens of lexicon terms in training clips, 1 elsewhere)."""
 
     def __init__(
-        self, processor: WhisperProcessor, labels: LabelMaker, prompt_p: float = 0.0, seed: int = 0
+        self,
+        processor: WhisperProcessor,
+        labels: LabelMaker,
+        prompt_p: float = 0.0,
+        seed: int = 0,
+        term_weight: float = 1.0,
     ) -> None:
         self.extractor = processor.feature_extractor
         self.labels = labels
         self.prompt_p = prompt_p
         self.seed = seed
+        self.term_weight = term_weight
 
     def __call__(self, examples: Sequence[Example], step: int = 0) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step, 2])
-        pairs = [
-            self.labels(
+        encoded = [
+            self.labels.encode(
                 e.text, with_prompt=bool(self.labels.prompt_ids) and rng.random() < self.prompt_p
             )
             for e in examples
         ]
-        width = max(len(d) for d, _ in pairs)
-        decoder = torch.full((len(pairs), width), self.labels.eot, dtype=torch.long)
-        labels = torch.full((len(pairs), width), IGNORE, dtype=torch.long)
-        for row, (d, lab) in enumerate(pairs):
+        width = max(len(d) for d, _, _ in encoded)
+        decoder = torch.full((len(encoded), width), self.labels.eot, dtype=torch.long)
+        labels = torch.full((len(encoded), width), IGNORE, dtype=torch.long)
+        weights = torch.ones((len(encoded), width))
+        for row, (d, lab, in_term) in enumerate(encoded):
             decoder[row, : len(d)] = torch.tensor(d)
             labels[row, : len(lab)] = torch.tensor(lab)
-        return {
+            if any(in_term) and not examples[row].general:
+                weights[row, : len(in_term)][torch.tensor(in_term)] = self.term_weight
+        batch = {
             "input_features": log_mel(self.extractor, [e.audio for e in examples]),
             "decoder_input_ids": decoder,
             "labels": labels,
             "general": torch.tensor([e.general for e in examples], dtype=torch.bool),
         }
+        if self.term_weight != 1:
+            batch["label_weights"] = weights
+        return batch

@@ -91,6 +91,14 @@ def _kd_loss(
     return (kl * mask).sum() / mask.sum().clamp(min=1) * temperature**2
 
 
+def _weighted_ce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy on the label positions, a weighted mean (``train.term_weight``)."""
+    mask = labels != IGNORE
+    ce = F.cross_entropy(logits.float()[mask], labels[mask], reduction="none")
+    w = weights[mask]
+    return (ce * w).sum() / w.sum()
+
+
 class Trainer:
     """One run of one recipe into one run directory."""
 
@@ -108,6 +116,12 @@ class Trainer:
             local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
         spec = recipe.train
+        lexicon = recipe_lexicon(recipe)
+        if spec.term_weight != 1 and not lexicon:
+            raise TrainError(
+                f"recipe {recipe.name!r}: train.term_weight is {spec.term_weight} but the recipe "
+                "has no lexicon terms (set lexicon.path, or a domain whose pack has lexicon.tsv)"
+            )
         with self.acc.main_process_first():
             self.prepared = prepared or prepare_data(
                 recipe, log=log if self.acc.is_main_process else lambda m: None
@@ -139,7 +153,6 @@ class Trainer:
         self.plan = BatchPlan.build(
             len(train), len(replay), spec.batch_size, spec.replay_ratio, spec.seed
         )
-        lexicon = recipe_lexicon(recipe)
         prompt = lexicon.prompt_text() if (lexicon and spec.prompt_p > 0) else None
         self.labels = LabelMaker(
             self.processor,
@@ -147,8 +160,11 @@ class Trainer:
             language=recipe.language,
             prompt=prompt,
             max_positions=loaded.model.config.max_target_positions,
+            lexicon=lexicon if spec.term_weight != 1 else None,
         )
-        self.collate = Collator(self.processor, self.labels, spec.prompt_p, spec.seed)
+        self.collate = Collator(
+            self.processor, self.labels, spec.prompt_p, spec.seed, spec.term_weight
+        )
         micro_per_epoch = self.plan.batches_per_epoch
         self.total_steps = spec.max_steps or max(
             1, math.ceil(spec.epochs * micro_per_epoch / spec.gradient_accumulation)
@@ -190,10 +206,14 @@ class Trainer:
         else:
             audio = {"input_features": features}
             teacher_audio = {"input_features": features[general]}
+        weights = batch.pop("label_weights", None)
         with self.acc.autocast():
             out = self.model(**audio, **batch)
         loss = out.loss
         parts = {"ce": float(out.loss.detach())}
+        if weights is not None:
+            loss = _weighted_ce(out.logits, batch["labels"], weights)
+            parts["ce_weighted"] = float(loss.detach())
         if distill:
             peft_model = self.acc.unwrap_model(self.model)
             with torch.no_grad(), peft_model.disable_adapter(), self.acc.autocast():
