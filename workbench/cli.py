@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import warnings
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # the command imports the library lazily, so that --help is i
     from workbench.runs import RunDir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as a shell reports a process ended by Ctrl-C
 
 
 def _quiet_transformers() -> None:
@@ -181,20 +183,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     phase("training")
     print(f"training (log: {run.log_path}) ...", flush=True)
     proc = start_training(args.recipe, run, args.overrides, resume=args.resume)
-    position = 0
-    while True:
-        finished = proc.poll() is not None
-        if run.log_path.exists():
-            with open(run.log_path) as f:
-                f.seek(position)
-                chunk = f.read()
-                position = f.tell()
-            if chunk:
-                print(chunk, end="", flush=True)
-        if finished:
-            break
-        time.sleep(1.0)
+    # The trainer runs in a session of its own (so that it outlives a closed UI): Ctrl-C and
+    # SIGTERM reach only this process, which passes them on as a STOP at the next step.
+    interrupted = False
+    follow = _LogFollower(run.log_path)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while True:
+            try:
+                while proc.poll() is None:
+                    follow()
+                    time.sleep(1.0)
+                break
+            except KeyboardInterrupt:
+                if interrupted:  # the second time: no waiting for the step to end
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    break
+                interrupted = True
+                run.request_stop()
+                print(
+                    "\ninterrupted: the trainer stops after its current step and saves a "
+                    "checkpoint (interrupt again to kill it)",
+                    flush=True,
+                )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    follow()
     status = run.status()
+    if interrupted:
+        print(f"training {status.get('state')} at step {status.get('step')}")
+        run.write_status(phase="stopped", pipeline_pid=None)
+        print(f"resume with: workbench run {args.recipe} --run-dir {run.root} --resume")
+        return EXIT_INTERRUPTED
     print(
         f"training {status.get('state')} at step {status.get('step')} "
         f"({time.perf_counter() - start:.0f} s in all)"
@@ -226,6 +247,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     run.write_status(phase="finished", pipeline_pid=None)
     print(f"({time.perf_counter() - start:.0f} s in all)")
     return EXIT_OK
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class _LogFollower:
+    """Prints what was appended to a log file since the last call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.position = path, 0
+
+    def __call__(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path) as f:
+            f.seek(self.position)
+            chunk = f.read()
+            self.position = f.tell()
+        if chunk:
+            print(chunk, end="", flush=True)
 
 
 def _evaluate(

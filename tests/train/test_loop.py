@@ -108,6 +108,31 @@ def test_stop_file_ends_a_subprocess_run_cleanly(recipe_file, tmp_path):
     assert run.latest_checkpoint() is not None
 
 
+def test_ctrl_c_on_workbench_run_stops_its_trainer(recipe_file, tmp_path):
+    """The trainer has a session of its own; an interrupted `workbench run` must not leave it
+    training on unseen: it passes the interrupt on as a STOP and says how to resume."""
+    run = RunDir(tmp_path / "interrupted")
+    command = [sys.executable, "-m", "workbench.cli", "run", str(recipe_file()), "--run-dir"]
+    proc = subprocess.Popen(
+        [*command, str(run.root), "train.max_steps=400", "train.save_steps=1000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    _wait(lambda: run.status_path.is_file() and (run.status().get("step") or 0) >= 2, proc)
+    trainer = run.status()["pid"]
+    proc.send_signal(signal.SIGINT)  # what a terminal sends: the trainer's session is apart
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out
+    status = run.status()
+    assert status["state"] == "stopped" and 2 <= status["step"] < 400
+    assert status["phase"] == "stopped"
+    assert run.latest_checkpoint() is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(trainer, 0)
+    assert "interrupted" in out and "--resume" in out and "Traceback" not in out
+
+
 def test_replay_and_distillation(recipe_file, speech_manifests, tmp_path):
     replay = f"  replay: [{{source: manifest, path: {speech_manifests['replay']}}}]\n"
     overrides = ["train.replay_ratio=0.5", "train.distill_weight=1.0", "train.max_steps=3"]
