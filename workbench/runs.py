@@ -38,6 +38,7 @@ from workbench.fileio import write_text_atomic
 
 STATES = ("queued", "running", "done", "failed", "stopped")
 SUBPROCESS_ENV = "WORKBENCH_TRAIN_SUBPROCESS"  # set for a trainer whose stdout is train.log
+STARTED_ENV = "WORKBENCH_TRAIN_STARTED"  # when start_training launched it (time.time())
 ACTIVE = ("queued", "running")
 PHASES = ("preparing", "training", "evaluating", "exporting", "finished", "stopped", "failed")
 BUSY_PHASES = ("preparing", "training", "evaluating", "exporting")
@@ -172,6 +173,15 @@ class RunDir:
     def stop_requested(self) -> bool:
         return self.stop_file.exists()
 
+    def clear_stale_stop(self, since: float) -> None:
+        """Remove a STOP file made before ``since`` (the start of this run or resume): it
+        ended an earlier attempt. One made after it asks this run to stop, and stays."""
+        try:
+            if self.stop_file.stat().st_mtime < since:
+                self.stop_file.unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
+
     def latest_checkpoint(self) -> Path | None:
         """The newest complete checkpoint (one with its ``state.json``)."""
         if not self.checkpoints.is_dir():
@@ -222,7 +232,7 @@ def start_training(
     if resume:
         command.append("--resume")
     command += list(overrides)
-    proc = _spawn(command, run.log_path, {SUBPROCESS_ENV: "1"})
+    proc = _spawn(command, run.log_path, {SUBPROCESS_ENV: "1", STARTED_ENV: repr(time.time())})
     run.write_status(pid=proc.pid)
     return proc
 

@@ -108,6 +108,18 @@ def test_stop_file_ends_a_subprocess_run_cleanly(recipe_file, tmp_path):
     assert run.latest_checkpoint() is not None
 
 
+def test_a_stop_asked_while_the_trainer_loads_is_kept(recipe_file, tmp_path):
+    run = RunDir(tmp_path / "early")
+    run.root.mkdir()
+    run.request_stop()  # left from an earlier attempt: cleared when the run starts
+    time.sleep(0.05)
+    proc = start_training(recipe_file(), run, ["train.max_steps=400", "train.save_steps=1000"])
+    run.request_stop()  # before the trainer has loaded anything
+    assert proc.wait(timeout=300) == 0
+    status = run.status()
+    assert status["state"] == "stopped" and status["step"] < 400
+
+
 def test_ctrl_c_on_workbench_run_stops_its_trainer(recipe_file, tmp_path):
     """The trainer has a session of its own; an interrupted `workbench run` must not leave it
     training on unseen: it passes the interrupt on as a STOP and says how to resume."""

@@ -31,7 +31,7 @@ from workbench.export.adapter_check import MARKER as ADAPTER_MARKER
 from workbench.models.info import model_fingerprint
 from workbench.models.loading import load_model
 from workbench.recipe import Recipe, recipe_to_yaml
-from workbench.runs import RunDir
+from workbench.runs import STARTED_ENV, RunDir
 from workbench.train.adapters import AdapterSummary, apply_lora
 from workbench.train.batches import IGNORE, BatchPlan, Collator, LabelMaker, SpeechSet
 
@@ -110,6 +110,8 @@ class Trainer:
         log: Callable[[str], None] = print,
     ) -> None:
         self.recipe, self.run, self.log = recipe, run, log
+        # A STOP made after this moment (loading can take minutes) is for this run.
+        self.started = float(os.environ.get(STARTED_ENV) or time.time())
         self.acc = _accelerator(recipe)
         # Share the CPU between processes started on one machine (torchrun, accelerate).
         if self.acc.device.type == "cpu":
@@ -386,7 +388,7 @@ class Trainer:
             if resume:
                 run.keep_metrics_through(start)
             run.recipe.write_text(recipe_to_yaml(self.recipe))
-            run.stop_file.unlink(missing_ok=True)
+            run.clear_stale_stop(self.started)
             run.write_status(
                 state="running",
                 pid=os.getpid(),
