@@ -341,7 +341,7 @@ def _load(spec: str) -> LoadedModel | None:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     _quiet_transformers()
     from workbench.export.adapter_check import AdapterError
-    from workbench.transcribe import AdapterSet, DecodeOptions, Transcriber
+    from workbench.transcribe import UNPROMPTED_NOTE, AdapterSet, DecodeOptions, Transcriber
 
     loaded = _load(args.model)
     if loaded is None:
@@ -357,6 +357,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         if prompt is None:
             _err("--lexicon-prompt needs an adapter package with its lexicon.tsv")
             return EXIT_USAGE
+        for name in adapters.trained_without_prompt():
+            print(f"note: {name}: {UNPROMPTED_NOTE}", file=sys.stderr)
     options = DecodeOptions(
         num_beams=args.beams,
         language=args.language,

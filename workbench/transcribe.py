@@ -187,6 +187,12 @@ class Transcriber:
             yield TranscriptionResult(path, text=text)
 
 
+UNPROMPTED_NOTE = (
+    "trained without the lexicon prompt (train.prompt_p: 0); decoded with the prompt it can "
+    "do much worse than without. Train with train.prompt_p above 0 to use it prompted."
+)
+
+
 class AdapterSet:
     """Adapters on one loaded base model, switched without reloading the base.
 
@@ -225,6 +231,26 @@ class AdapterSet:
     def activate(self, name: str | None) -> None:
         if name is not None:
             self.loaded.model.set_adapter(name)
+
+    def trained_without_prompt(self) -> list[str]:
+        """The adapters whose recipe trained them without the lexicon prompt
+        (``train.prompt_p`` 0): decoded with the prompt they can do much worse."""
+        from workbench.schema import RecipeError, safe_yaml
+
+        out = []
+        for name, folder in self.folders.items():
+            # An exported package holds its recipe; a run's adapter/ sits beside the run's.
+            for path in (folder / "recipe.yaml", folder.parent / "recipe.yaml"):
+                if path.is_file():
+                    try:
+                        data = safe_yaml(path.read_text(encoding="utf-8"), str(path))
+                    except (RecipeError, UnicodeDecodeError):
+                        break  # unreadable: nothing known either way
+                    train = data.get("train") if isinstance(data, dict) else None
+                    if not (isinstance(train, dict) and train.get("prompt_p")):
+                        out.append(name)
+                    break
+        return out
 
     def prompt_text(self) -> str | None:
         """The lexicon prompt of the first adapter that carries a ``lexicon.tsv``."""

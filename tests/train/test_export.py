@@ -184,3 +184,21 @@ def test_adapters_switch_without_reloading_the_base(run, tiny_model_dir, tmp_pat
     adapters.activate("adapter")
     assert not torch.allclose(first, second)
     torch.testing.assert_close(logits(), first)
+
+
+def test_adapters_trained_without_the_prompt_are_named(run, tiny_model_dir, tmp_path):
+    """Decoded with the lexicon prompt, an adapter never trained with it can do much worse
+    (medical recipe: WER 0.15 -> 0.59): `transcribe --lexicon-prompt` and Try it say so."""
+    from workbench.transcribe import AdapterSet
+
+    package, _ = export_peft(run.root, tmp_path / "plain")
+    prompted = tmp_path / "prompted"
+    shutil.copytree(package, prompted)
+    recipe = yaml.safe_load((prompted / "recipe.yaml").read_text())
+    recipe["train"]["prompt_p"] = 0.5
+    (prompted / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    loaded = load_model(str(tiny_model_dir), device="cpu")
+    adapters = AdapterSet(loaded, [package, run.adapter, prompted])
+    assert adapters.names == ["plain", "adapter", "prompted"]
+    # The package holds its recipe; a run's adapter/ is read through the run's recipe.yaml.
+    assert adapters.trained_without_prompt() == ["plain", "adapter"]

@@ -96,6 +96,7 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
             raise gr.Error(f"clip longer than {MAX_SECONDS} s; use `workbench transcribe`")
         from workbench.data.prepare import recipe_lexicon
         from workbench.recipe import load_recipe
+        from workbench.transcribe import UNPROMPTED_NOTE
 
         recipe = load_recipe(  # the run's own resolved copy, written by the workbench
             run.recipe, check_model=False
@@ -106,11 +107,14 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
             cache, recipe.base_model, run.adapter, samples, recipe.language, prompt
         )
         none = "(this run's recipe has no lexicon)"
+        label = "adapted + lexicon prompt"
+        if prompt and not recipe.train.prompt_p:
+            label += f" (note: {UNPROMPTED_NOTE})"
         return (
             texts["base"],
             texts["adapted"],
             texts.get("base + prompt", none),
-            texts.get("adapted + prompt", none),
+            gr.update(value=texts.get("adapted + prompt", none), label=label),
         )
 
     go.click(on_go, [shared.run, audio], [base, adapted, base_p, adapted_p])
