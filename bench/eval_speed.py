@@ -93,10 +93,10 @@ def evaluation_row(run_dir: Path, limit: int, threads: int, precision: str) -> d
     prepared = prepare_data(recipe, log=_quiet)
     utts = prepared.utterances("eval")[:limit] + prepared.utterances("general")[:limit]
     with tempfile.TemporaryDirectory(prefix="eval-speed-") as tmp:
-        return _evaluation_row(recipe, run_dir, utts, Path(tmp), threads)
+        return _evaluation_row(recipe, name, run_dir, utts, Path(tmp), threads)
 
 
-def _evaluation_row(recipe, run_dir: Path, utts: list, work: Path, threads: int) -> dict:
+def _evaluation_row(recipe, name: str, run_dir: Path, utts: list, work: Path, threads: int) -> dict:
     from faster_whisper import WhisperModel
 
     from workbench.audio import load_audio
@@ -106,7 +106,6 @@ def _evaluation_row(recipe, run_dir: Path, utts: list, work: Path, threads: int)
     from workbench.models.info import language_code
 
     adapter = run_dir / "adapter"
-    name = recipe.base_model.removeprefix("bundled:")
     manifest = work / "clips.jsonl"
     manifest.write_text("".join(u.to_json() + "\n" for u in utts))
     evaluate_adapter(recipe, adapter, data=[str(manifest)], prompt=False, log=_quiet)  # warm-up

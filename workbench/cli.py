@@ -211,15 +211,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     follow()
     status = run.status()
-    if interrupted:
-        print(f"training {status.get('state')} at step {status.get('step')}")
-        run.write_status(phase="stopped", pipeline_pid=None)
-        print(f"resume with: workbench run {args.recipe} --run-dir {run.root} --resume")
-        return EXIT_INTERRUPTED
     print(
         f"training {status.get('state')} at step {status.get('step')} "
         f"({time.perf_counter() - start:.0f} s in all)"
     )
+    if interrupted:
+        run.write_status(phase="stopped", pipeline_pid=None)
+        print(f"resume with: workbench run {args.recipe} --run-dir {run.root} --resume")
+        return EXIT_INTERRUPTED
     if status.get("state") not in ("done", "stopped"):
         return fail(status.get("error") or "training failed; see train.log")
     if status.get("state") == "stopped" and not status.get("stopped_by"):

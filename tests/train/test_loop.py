@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from workbench.recipe import load_recipe
 from workbench.runs import RunDir, start_training
-from workbench.train.loop import Trainer, TrainError, train_recipe
+from workbench.train.loop import Trainer, TrainError, _weighted_ce, train_recipe
 
 
 def quiet(message: str) -> None:
@@ -173,8 +173,6 @@ def test_term_weight_weighs_the_lexicon_terms(recipe_file, tmp_path):
     weights = batch["label_weights"]
     assert (weights == 4).any() and (weights == 1).any()
     # The weighted mean: with every weight 1 it is the model's own cross-entropy.
-    from workbench.train.loop import _weighted_ce
-
     batch.pop("general"), batch.pop("label_weights")
     with torch.no_grad():
         out = trainer.model(**batch)

@@ -200,11 +200,11 @@ class Collator:
         width = max(len(d) for d, _, _ in encoded)
         decoder = torch.full((len(encoded), width), self.labels.eot, dtype=torch.long)
         labels = torch.full((len(encoded), width), IGNORE, dtype=torch.long)
-        weights = torch.ones((len(encoded), width))
+        weights = torch.ones((len(encoded), width)) if self.term_weight != 1 else None
         for row, (d, lab, in_term) in enumerate(encoded):
             decoder[row, : len(d)] = torch.tensor(d)
             labels[row, : len(lab)] = torch.tensor(lab)
-            if any(in_term) and not examples[row].general:
+            if weights is not None and any(in_term) and not examples[row].general:
                 weights[row, : len(in_term)][torch.tensor(in_term)] = self.term_weight
         batch = {
             "input_features": log_mel(self.extractor, [e.audio for e in examples]),
@@ -212,6 +212,6 @@ class Collator:
             "labels": labels,
             "general": torch.tensor([e.general for e in examples], dtype=torch.bool),
         }
-        if self.term_weight != 1:
+        if weights is not None:
             batch["label_weights"] = weights
         return batch
