@@ -7,7 +7,9 @@ A ``lexicon.tsv`` has a header row and one term a row (``#`` starts a comment li
     mg          milligrams              unit
 
 ``spoken`` and ``misrecognitions`` hold alternatives separated by ``|``; an empty ``spoken``
-means the term is said as written. The lexicon makes synthetic sentences, biases decoding
+means the term is said as written. Also read: the same columns in a CSV file (``term``
+required, the others optional), and a plain list, one term a line, with no header. A term
+without a category column is of category ``term``, which templates fill with ``{term}``. The lexicon makes synthetic sentences, biases decoding
 (:meth:`Lexicon.prompt_text`), and scores term recall (:meth:`Lexicon.find_terms`).
 """
 
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 COLUMNS = ("term", "spoken", "category", "misrecognitions")
-REQUIRED = ("term", "category")
+REQUIRED = ("term",)
+DEFAULT_CATEGORY = "term"  # of terms from a plain list, or a table without a category column
 # Languages written without spaces between words: terms match as runs of characters.
 UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "km", "bo", "yue"})
 
@@ -135,12 +138,44 @@ def _split_alternatives(cell: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (cell or "").split("|") if p.strip())
 
 
+def _header(line: str) -> tuple[str | None, list[str]]:
+    """The delimiter and lower-case column names of a header line naming ``term``."""
+    for delimiter in ("\t", ","):
+        cells = next(csv.reader(io.StringIO(line), delimiter=delimiter))
+        names = [c.strip().lower() for c in cells]
+        if "term" in names:
+            return delimiter, names
+    return None, []
+
+
+def _table_rows(
+    text: str, delimiter: str
+) -> list[tuple[int, list[str]]]:
+    """``(line, cells)`` of every non-empty, non-comment row (TSV unquoted, CSV quoted)."""
+    if delimiter == "\t":
+        return [
+            (n, next(csv.reader(io.StringIO(line), delimiter="\t", quoting=csv.QUOTE_NONE)))
+            for n, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    out = []
+    reader = csv.reader(io.StringIO(text))
+    for cells in reader:
+        if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#"):
+            out.append((reader.line_num, cells))
+    return out
+
+
 def load_lexicon(path: str | Path) -> Lexicon:
-    """Read and check a ``lexicon.tsv``.
+    """Read and check a lexicon: a ``lexicon.tsv``, a CSV with named columns, or a list.
+
+    The first row that is not a comment decides: a header naming ``term`` (tab- or
+    comma-separated) makes a table; a row without tabs (or commas, in a ``.csv``) makes a
+    one-term-a-line list, every term of category ``term``.
 
     Raises:
-        LexiconError: listing every problem (missing columns, empty cells, duplicate terms,
-            non-UTF-8 bytes), each with file and line.
+        LexiconError: listing every problem (a header without ``term`` or with unknown
+            columns, empty cells, duplicate terms, non-UTF-8 bytes), each with file and line.
     """
     path = Path(path)
     try:
@@ -148,42 +183,89 @@ def load_lexicon(path: str | Path) -> Lexicon:
     except FileNotFoundError:
         raise LexiconError([f"{path}: no such file"]) from None
     except IsADirectoryError:
-        raise LexiconError([f"{path}: is a folder, expected a lexicon.tsv file"]) from None
+        raise LexiconError([f"{path}: is a folder, expected a lexicon file"]) from None
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise LexiconError([f"{path}:{line}: not UTF-8 text (byte {exc.start})"]) from None
 
-    problems: list[str] = []
-    rows = [
+    lines = [
         (number, line)
         for number, line in enumerate(text.splitlines(), start=1)
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    if not rows:
-        raise LexiconError([f"{path}: empty; expected a header row ({chr(9).join(COLUMNS)})"])
-    header_line, header = rows[0]
-    columns = [c.strip().lower() for c in header.split("\t")]
-    missing = [c for c in REQUIRED if c not in columns]
-    unknown = [c for c in columns if c not in COLUMNS]
-    if missing or unknown:
-        problems.append(
-            f"{path}:{header_line}: header must name the tab-separated columns "
-            f"{', '.join(COLUMNS)} (term and category required); "
-            f"missing {missing or 'none'}, unknown {unknown or 'none'}"
+    if not lines:
+        raise LexiconError(
+            [
+                f"{path}: empty; expected a header row ({chr(9).join(COLUMNS)}) and a term a "
+                "row, or one term a line"
+            ]
         )
-        raise LexiconError(problems)
+    header_line, header = lines[0]
+    delimiter, columns = _header(header)
+    if delimiter is None:
+        if "\t" in header or (path.suffix.lower() == ".csv" and "," in header):
+            sep = "tab" if "\t" in header else "comma"
+            raise LexiconError(
+                [
+                    f"{path}:{header_line}: a {sep}-separated table needs a header row naming "
+                    f"its columns from {', '.join(COLUMNS)} (term required); got {header!r}. "
+                    "A plain list has one term a line and no header"
+                ]
+            )
+        return _plain_list(path, lines)
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown:
+        sep = "tab" if delimiter == "\t" else "comma"
+        raise LexiconError(
+            [
+                f"{path}:{header_line}: header must name the {sep}-separated columns "
+                f"{', '.join(COLUMNS)} (term required, the others optional); "
+                f"unknown {unknown}"
+            ]
+        )
+    return _table(path, columns, _table_rows(text, delimiter)[1:], delimiter)
 
+
+def _plain_list(path: Path, lines: list[tuple[int, str]]) -> Lexicon:
+    """One term a line, each of category ``term``, said as written."""
+    problems: list[str] = []
     terms: list[Term] = []
     seen: dict[str, int] = {}
-    for number, line in rows[1:]:
-        cells = next(csv.reader(io.StringIO(line), delimiter="\t", quoting=csv.QUOTE_NONE))
+    for number, line in lines:
+        term = line.strip()
+        if "\t" in term:
+            problems.append(
+                f"{path}:{number}: a tab in a one-term-a-line list; give the file a header "
+                f"row ({chr(9).join(COLUMNS)}) to use columns"
+            )
+            continue
+        key = term.casefold()
+        if key in seen:
+            problems.append(f"{path}:{number}: duplicate term {term!r} (first on line {seen[key]})")
+            continue
+        seen[key] = number
+        terms.append(Term(term=term, category=DEFAULT_CATEGORY, line=number))
+    if problems:
+        raise LexiconError(problems)
+    return Lexicon(terms, str(path))
+
+
+def _table(
+    path: Path, columns: list[str], rows: list[tuple[int, list[str]]], delimiter: str
+) -> Lexicon:
+    problems: list[str] = []
+    terms: list[Term] = []
+    seen: dict[str, int] = {}
+    kind = "tab-separated" if delimiter == "\t" else "comma-separated"
+    for number, cells in rows:
         if len(cells) > len(columns):
             problems.append(
-                f"{path}:{number}: {len(cells)} tab-separated cells, the header has {len(columns)}"
+                f"{path}:{number}: {len(cells)} {kind} cells, the header has {len(columns)}"
             )
             continue
         row = dict(zip(columns, [c.strip() for c in cells], strict=False))
-        term, category = row.get("term", ""), row.get("category", "")
+        term = row.get("term", "")
+        category = row.get("category", "") if "category" in columns else DEFAULT_CATEGORY
         if not term:
             problems.append(f"{path}:{number}: empty term")
             continue

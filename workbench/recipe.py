@@ -85,16 +85,33 @@ class SourceSpec(Spec):
 
 
 @dataclass(kw_only=True)
-class ManifestSource(SourceSpec):
-    """A manifest: JSON Lines (``{"id", "audio", "text"}`` a line), or any other accepted form
-    (an audiofolder, a ``save_to_disk`` folder, a CSV file), recognised by its shape."""
+class ColumnsSpec(SourceSpec):
+    """A tabular source: which columns hold the audio, the text and the speaker.
 
-    source: Literal["manifest"] = "manifest"
-    path: str = _path_field("any")
+    ``None`` recognises the usual names (``file_name``/``path``/``audio``/``wav``/
+    ``audio_filepath``; ``text``/``transcription``/``sentence``/``transcript``;
+    ``speaker``/``speaker_id``/``client_id``).
+    """
+
+    audio_column: str | None = None
+    text_column: str | None = None
+    speaker_column: str | None = None
 
 
 @dataclass(kw_only=True)
-class AudioFolderSource(SourceSpec):
+class ManifestSource(ColumnsSpec):
+    """A manifest: JSON Lines (``{"id", "audio", "text"}`` a line), or any other accepted form
+    recognised by its shape: an audiofolder, a ``save_to_disk`` folder, a Kaldi data
+    directory, a Common Voice folder or TSV, LibriSpeech folders, a NeMo manifest, a CSV/TSV.
+    ``split`` picks a Common Voice TSV or a saved ``DatasetDict``'s split."""
+
+    source: Literal["manifest"] = "manifest"
+    path: str = _path_field("any")
+    split: str | None = None
+
+
+@dataclass(kw_only=True)
+class AudioFolderSource(ColumnsSpec):
     """A Hugging Face audiofolder: audio files plus ``metadata.csv`` or ``metadata.jsonl``."""
 
     source: Literal["audiofolder"] = "audiofolder"
@@ -102,23 +119,75 @@ class AudioFolderSource(SourceSpec):
 
 
 @dataclass(kw_only=True)
-class CsvSource(SourceSpec):
-    """A CSV file with an audio-path column and a text column."""
+class CsvSource(ColumnsSpec):
+    """A CSV or TSV file with an audio-path column and a text column."""
 
     source: Literal["csv"] = "csv"
     path: str = _path_field("file")
-    audio_column: str = "audio"
-    text_column: str = "text"
 
 
 @dataclass(kw_only=True)
-class DiskDatasetSource(SourceSpec):
-    """A dataset written by ``datasets.Dataset.save_to_disk``."""
+class DiskDatasetSource(ColumnsSpec):
+    """A dataset written by ``datasets.Dataset.save_to_disk`` (``split`` of a DatasetDict)."""
 
     source: Literal["hf_disk"] = "hf_disk"
     path: str = _path_field("dir")
-    audio_column: str = "audio"
-    text_column: str = "text"
+    split: str | None = None
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+@dataclass(kw_only=True)
+class HubDatasetSource(ColumnsSpec):
+    """A Hugging Face dataset by hub id, where a hub is reachable (else from the local cache)."""
+
+    source: Literal["hf_hub"] = "hf_hub"
+    id: str
+    config: str | None = None
+    split: str = "train"
+    revision: str | None = None
+
+    def check(self) -> list[tuple[str, str]]:
+        out = super().check()
+        if not _HUB_ID.match(self.id):
+            out.append(("id", f"expected a hub dataset id like 'org/name', got {self.id!r}"))
+        return out
+
+
+@dataclass(kw_only=True)
+class NemoSource(SourceSpec):
+    """A NeMo manifest: ``{"audio_filepath", "text", "duration"}`` a line (``offset`` cut)."""
+
+    source: Literal["nemo"] = "nemo"
+    path: str = _path_field("file")
+    text_column: str | None = None  # default "text"
+
+
+@dataclass(kw_only=True)
+class KaldiSource(SourceSpec):
+    """A Kaldi data directory: ``wav.scp`` (plain paths), ``text``, ``utt2spk``, ``segments``."""
+
+    source: Literal["kaldi"] = "kaldi"
+    path: str = _path_field("dir")
+
+
+@dataclass(kw_only=True)
+class CommonVoiceSource(ColumnsSpec):
+    """A Common Voice locale folder (``split`` picks ``<split>.tsv``) or one of its TSVs."""
+
+    source: Literal["common_voice"] = "common_voice"
+    path: str = _path_field("any")
+    split: str = "train"
+
+
+@dataclass(kw_only=True)
+class LibriSpeechSource(SourceSpec):
+    """LibriSpeech-style folders: ``*.trans.txt`` transcripts beside ``.flac`` files."""
+
+    source: Literal["librispeech"] = "librispeech"
+    path: str = _path_field("dir")
+    lowercase: bool = False
 
 
 @dataclass(kw_only=True)
@@ -180,6 +249,11 @@ SOURCES: dict[str, type[SourceSpec]] = {
     "audiofolder": AudioFolderSource,
     "csv": CsvSource,
     "hf_disk": DiskDatasetSource,
+    "hf_hub": HubDatasetSource,
+    "nemo": NemoSource,
+    "kaldi": KaldiSource,
+    "common_voice": CommonVoiceSource,
+    "librispeech": LibriSpeechSource,
     "synth": SynthSource,
     "pocketsphinx": PocketsphinxSource,
     "asterisk": AsteriskSource,

@@ -6,6 +6,8 @@ scripts a voice cannot read, e.g. Chinese characters spoken from pinyin). Slots:
 
 - ``{category}``: a lexicon term of that category (written as the term, spoken as one of its
   spoken forms);
+- ``{term}``: any lexicon term: a generic carrier, used for the terms of a category that no
+  template names (a plain one-term-a-line lexicon has only category ``term``);
 - ``{number:LO-HI}``: an integer, written in digits, spoken in words;
 - ``{decimal:LO-HI}``: a number with one decimal, e.g. 2.5, "two point five";
 - ``{digits:N}``: N digits read one by one, e.g. 407, "four zero seven".
@@ -48,6 +50,7 @@ _ONES = [
 ]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 GENERATED = ("number", "decimal", "digits")
+GENERIC = "term"  # the slot any term fills
 
 
 class TemplateError(ValueError):
@@ -117,6 +120,9 @@ def _check_slot(slot: Slot, lexicon: Lexicon | None) -> str | None:
     elif slot.kind == "digits":
         if not (slot.arg or "").isdigit() or not 1 <= int(slot.arg) <= 12:
             return f"{{digits:{slot.arg}}}: expected {{digits:N}} with 1 <= N <= 12"
+    elif slot.kind == GENERIC:
+        if lexicon is not None and not len(lexicon):
+            return "{term}: the lexicon has no terms"
     elif lexicon is not None and not lexicon.by_category(slot.kind):
         cats = ", ".join(lexicon.categories())
         return f"{{{slot.kind}}}: no lexicon category {slot.kind!r}; categories: {cats}"
@@ -206,11 +212,14 @@ def fill(
         if slot.kind in GENERATED:
             w, s = _generate(slot, rng)
         else:
-            if fixed is not None and not placed and slot.kind == fixed.category:
+            if fixed is not None and not placed and slot.kind in (fixed.category, GENERIC):
                 term, placed = fixed, True
             else:
-                choices = [t for t in lexicon.by_category(slot.kind) if t.term not in terms]
-                term = rng.choice(choices or lexicon.by_category(slot.kind))
+                pool = lexicon.by_category(slot.kind)
+                if not pool and slot.kind == GENERIC:
+                    pool = lexicon.by_category(fixed.category) if fixed else list(lexicon)
+                choices = [t for t in pool if t.term not in terms]
+                term = rng.choice(choices or pool)
             w, s = term.term, rng.choice(term.spoken_forms)
             terms.append(term.term)
         written.append(w)
@@ -221,3 +230,21 @@ def fill(
         terms=tuple(terms),
         template=f"{template.section}:{template.line}",
     )
+
+
+def carriers(
+    templates: list[Template], lexicon: Lexicon
+) -> tuple[dict[str, list[Template]], list[Template]]:
+    """The templates that can carry each category's terms, and those the lexicon cannot fill.
+
+    A category's carriers are the templates naming it whose other slots the lexicon fills;
+    a category no template names is carried by the generic ``{term}`` templates.
+    """
+    known = set(lexicon.categories()) | {GENERIC}
+    fillable = [t for t in templates if t.categories <= known]
+    generic = [t for t in fillable if t.categories == {GENERIC}]
+    out = {}
+    for category in lexicon.categories():
+        named = [t for t in fillable if category in t.categories]
+        out[category] = named or generic
+    return out, [t for t in templates if not t.categories <= known]

@@ -180,7 +180,7 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
     @friendly
     def on_speak(recipe_path: str | None, voice_name: str, term_name: str | None):
         from workbench.data.prepare import pack_dir, recipe_lexicon
-        from workbench.data.templates import fill, load_templates
+        from workbench.data.templates import carriers, fill, load_templates
         from workbench.data.tts import VoiceError, get_voice
 
         recipe = ws.load_recipe(require_recipe(recipe_path), check_model=False)
@@ -191,11 +191,8 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
         pack = pack_dir(recipe)
         sentence_text, spoken = chosen.term, chosen.spoken_forms[0]
         if pack and (pack / "templates.txt").is_file():
-            templates = [
-                t
-                for t in load_templates(pack / "templates.txt", lexicon)
-                if chosen.category in t.categories
-            ]
+            by_category, _ = carriers(load_templates(pack / "templates.txt"), lexicon)
+            templates = by_category.get(chosen.category, [])
             if templates:
                 rng = random.Random()
                 sentence = fill(rng.choice(templates), lexicon, rng, fixed=chosen)

@@ -1,8 +1,9 @@
 """``source: audiofolder``: a Hugging Face audiofolder (audio files plus metadata).
 
 ``metadata.csv`` or ``metadata.jsonl`` with ``file_name`` and ``transcription`` (or
-``text``), optionally ``speaker``/``speaker_id``, ``id`` and ``lang``. ``file_name`` is
-relative to the folder and may not leave it.
+``text``, ``sentence``, ...; see :mod:`._columns`, or name them with ``audio_column``,
+``text_column``, ``speaker_column``), optionally ``speaker``/``speaker_id``, ``id`` and
+``lang``. ``file_name`` is relative to the folder and may not leave it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,21 @@ import csv
 import json
 from pathlib import Path
 
-from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows, inside
+from workbench.data.candidates import (
+    Candidate,
+    PrepareContext,
+    RowProblem,
+    SourceError,
+    SourceRows,
+    inside,
+)
+from workbench.data.sources._columns import ColumnError, cell, pick_columns
 from workbench.data.sources._files import tree_digest
 from workbench.recipe import AudioFolderSource, ManifestSource
 
-TEXT_KEYS = ("transcription", "text", "sentence")
-SPEAKER_KEYS = ("speaker", "speaker_id", "client_id")
 
-
-def _rows(folder: Path) -> list[tuple[str, dict]]:
+def _rows(folder: Path) -> tuple[Path, list[str], list[tuple[str, dict]]]:
+    """The metadata file, its columns (a JSONL's keys in order of first use) and rows."""
     jsonl, table = folder / "metadata.jsonl", folder / "metadata.csv"
     if jsonl.is_file():
         rows = []
@@ -33,43 +40,56 @@ def _rows(folder: Path) -> list[tuple[str, dict]]:
             if not isinstance(row, dict):
                 row = {"__error__": "expected a JSON object"}
             rows.append((f"{jsonl}:{number}", row))
-        return rows
-    with open(table, newline="", encoding="utf-8") as f:
+        header = list(dict.fromkeys(k for _, row in rows for k in row if k != "__error__"))
+        return jsonl, header, rows
+    with open(table, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        return [(f"{table}:{reader.line_num}", dict(row)) for row in reader]
+        header = [h.strip() for h in reader.fieldnames or []]
+        reader.fieldnames = header
+        return table, header, [(f"{table}:{reader.line_num}", dict(row)) for row in reader]
 
 
 def prepare_audiofolder(
     spec: AudioFolderSource | ManifestSource, ctx: PrepareContext | None = None
 ) -> SourceRows:
-    """Read an audiofolder's metadata into candidates."""
+    """Read an audiofolder's metadata into candidates.
+
+    Raises:
+        SourceError: the metadata has no usable audio or text column.
+    """
     folder = Path(spec.path)
     out = SourceRows()
     if not ((folder / "metadata.csv").is_file() or (folder / "metadata.jsonl").is_file()):
         out.problems.append(RowProblem(str(folder), "no metadata.csv or metadata.jsonl"))
         return out
-    for where, row in _rows(folder):
+    meta, header, rows = _rows(folder)
+    try:
+        cols = pick_columns(header, spec)
+    except ColumnError as exc:
+        raise SourceError(f"{meta}: {exc}") from None
+    for where, row in rows:
         if "__error__" in row:
             out.problems.append(RowProblem(where, row["__error__"]))
             continue
-        name = row.get("file_name")
+        name = row.get(cols.audio)
         if not isinstance(name, str) or not name.strip():
-            out.problems.append(RowProblem(where, "missing file_name"))
+            out.problems.append(RowProblem(where, f"missing {cols.audio}"))
             continue
-        audio = inside(folder, name)
+        audio = inside(folder, name.strip())
         if audio is None:
-            out.problems.append(RowProblem(where, f"file_name {name!r} points outside {folder}"))
+            out.problems.append(
+                RowProblem(where, f"{cols.audio} {name!r} points outside {folder}")
+            )
             continue
-        text = next((row[k] for k in TEXT_KEYS if row.get(k) is not None), None)
-        speaker = next((str(row[k]) for k in SPEAKER_KEYS if row.get(k)), None)
+        text = row.get(cols.text)
         out.candidates.append(
             Candidate(
                 origin=where,
                 audio=audio,
                 text=text if isinstance(text, str) else None,
-                id=str(row["id"]) if row.get("id") else None,
-                speaker=speaker,
-                lang=row.get("lang") or row.get("language"),
+                id=cell(row, cols.id),
+                speaker=cell(row, cols.speaker),
+                lang=cell(row, "lang") or cell(row, "language"),
             )
         )
         if spec.limit and len(out.candidates) >= spec.limit:

@@ -1,62 +1,97 @@
-"""``source: csv``: a CSV table with an audio-path column and a text column.
+"""``source: csv``: a CSV or TSV table with an audio-path column and a text column.
 
-Audio paths are relative to the CSV file's folder, or absolute.
+The columns are recognised by their usual names (see :mod:`._columns`) or named in the recipe
+(``audio_column``, ``text_column``, ``speaker_column``). A ``.tsv`` file (or a header with
+tabs) is read as tab-separated, without quoting, as Common Voice writes it. Audio paths are
+relative to the table's folder, or absolute.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows
+from workbench.data.candidates import (
+    Candidate,
+    PrepareContext,
+    RowProblem,
+    SourceError,
+    SourceRows,
+)
+from workbench.data.sources._columns import ColumnError, cell, pick_columns
 from workbench.data.sources._files import file_digest, stat_digest
 from workbench.recipe import CsvSource, ManifestSource
 
 
-def _columns(spec: CsvSource | ManifestSource) -> tuple[str, str]:
-    return getattr(spec, "audio_column", "audio"), getattr(spec, "text_column", "text")
+def _is_tsv(path: Path, first_line: str) -> bool:
+    if path.suffix.lower() == ".tsv":
+        return True
+    return path.suffix.lower() != ".csv" and "\t" in first_line
 
 
-def prepare_csv(spec: CsvSource | ManifestSource, ctx: PrepareContext | None = None) -> SourceRows:
-    """Read a CSV table into candidates; a missing column stops the source with a problem."""
-    path = Path(spec.path)
-    audio_col, text_col = _columns(spec)
+@contextmanager
+def read_table(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, dict[str, str]]]]]:
+    """Open a CSV/TSV table: its header, and its rows as ``(line number, {column: value})``.
+
+    Rows are read lazily, so a caller that wants the first few reads only those.
+    """
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        first = f.readline()
+        f.seek(0)
+        if _is_tsv(path, first):
+            reader = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        else:
+            reader = csv.DictReader(f)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        yield header, ((reader.line_num, row) for row in reader)
+
+
+def table_candidates(
+    path: Path, spec: object, limit: int | None, audio_base: Path | None = None
+) -> SourceRows:
+    """Candidates from a table.
+
+    Raises:
+        SourceError: the header has no usable audio or text column.
+    """
     out = SourceRows()
-    base = path.resolve().parent
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in (audio_col, text_col) if c not in header]
-        if missing:
-            out.problems.append(
-                RowProblem(f"{path}:1", f"no column {', '.join(map(repr, missing))}; has {header}")
-            )
-            return out
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            raw = (row.get(audio_col) or "").strip()
-            if not raw:
-                out.problems.append(RowProblem(where, f"empty {audio_col!r}"))
+    base = audio_base or path.resolve().parent
+    with read_table(path) as (header, rows):
+        try:
+            cols = pick_columns(header, spec)
+        except ColumnError as exc:
+            raise SourceError(f"{path}:1: {exc}") from None
+        for line, row in rows:
+            where = f"{path}:{line}"
+            raw = cell(row, cols.audio)
+            if raw is None:
+                out.problems.append(RowProblem(where, f"empty {cols.audio!r}"))
                 continue
             audio = Path(raw).expanduser()
             out.candidates.append(
                 Candidate(
                     origin=where,
                     audio=audio if audio.is_absolute() else base / audio,
-                    text=row.get(text_col),
-                    id=row.get("id") or None,
-                    speaker=row.get("speaker") or None,
+                    text=row.get(cols.text),
+                    id=cell(row, cols.id),
+                    speaker=cell(row, cols.speaker),
+                    lang=cell(row, "lang") or cell(row, "locale"),
                 )
             )
-            if spec.limit and len(out.candidates) >= spec.limit:
+            if limit and len(out.candidates) >= limit:
                 break
     return out
 
 
+def prepare_csv(spec: CsvSource | ManifestSource, ctx: PrepareContext | None = None) -> SourceRows:
+    """Read a CSV/TSV table into candidates (see :func:`table_candidates`)."""
+    return table_candidates(Path(spec.path), spec, spec.limit)
+
+
 def fingerprint_csv(spec: CsvSource | ManifestSource, ctx: PrepareContext | None = None) -> str:
     path = Path(spec.path)
-    audio_col, _ = _columns(spec)
-    base = path.resolve().parent
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        audio = [base / (r.get(audio_col) or "") for r in csv.DictReader(f)]
-    return file_digest(path) + stat_digest(audio)
+    rows = table_candidates(path, spec, None)
+    return file_digest(path) + stat_digest(c.audio for c in rows.candidates if c.audio)

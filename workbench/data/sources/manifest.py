@@ -1,11 +1,16 @@
-"""``source: manifest``: a JSONL manifest, or any other manifest form DESIGN.md accepts.
+"""``source: manifest``: a JSONL manifest, or any other form it recognises by its shape.
 
-A folder with ``metadata.csv``/``metadata.jsonl`` is read as an audiofolder, a folder
-written by ``datasets.save_to_disk`` as such a dataset, and a ``.csv`` file as a CSV table.
+A folder: with ``wav.scp``, a Kaldi data directory; with ``metadata.csv``/``metadata.jsonl``,
+an audiofolder; written by ``datasets.save_to_disk``, such a dataset; with ``*.tsv`` and
+``clips/``, a Common Voice release; with ``*.trans.txt`` under it, LibriSpeech. A file:
+``.csv``, a CSV table; ``.tsv``, a Common Voice TSV when it has ``path`` and ``sentence``
+columns, else a TSV table; JSON Lines with ``audio_filepath``, a NeMo manifest; other JSON
+Lines, the workbench's own manifest.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,27 +19,73 @@ from workbench.data.manifest import ManifestError, parse_manifest_line
 from workbench.data.sources._files import file_digest, stat_digest
 from workbench.recipe import ManifestSource
 
+KINDS = (
+    "manifest",
+    "audiofolder",
+    "hf_disk",
+    "csv",
+    "kaldi",
+    "common_voice",
+    "librispeech",
+    "nemo",
+)
+
+
+def _first_json(path: Path) -> dict | None:
+    """The first line of a JSON Lines file as an object, if it is one."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    return row if isinstance(row, dict) else None
+    except (OSError, json.JSONDecodeError):
+        return None
+    return None
+
+
+def _tsv_header(path: Path) -> list[str]:
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            return [c.strip() for c in f.readline().rstrip("\r\n").split("\t")]
+    except OSError:
+        return []
+
 
 def manifest_kind(path: Path) -> str:
-    """Which reader a manifest path needs: manifest, audiofolder, hf_disk or csv."""
+    """Which reader a manifest path needs: one of :data:`KINDS`, or ``unknown folder``."""
     if path.is_dir():
+        if (path / "wav.scp").is_file():
+            return "kaldi"
         if (path / "metadata.csv").is_file() or (path / "metadata.jsonl").is_file():
             return "audiofolder"
-        if (path / "dataset_info.json").is_file() or (path / "state.json").is_file():
+        if any((path / n).is_file() for n in ("dataset_info.json", "state.json", "dataset_dict.json")):
             return "hf_disk"
+        if (path / "clips").is_dir() and any(path.glob("*.tsv")):
+            return "common_voice"
+        if next(path.rglob("*.trans.txt"), None) is not None:
+            return "librispeech"
         return "unknown folder"
-    return "csv" if path.suffix.lower() == ".csv" else "manifest"
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".tsv":
+        header = _tsv_header(path)
+        return "common_voice" if {"path", "sentence"} <= set(header) else "csv"
+    first = _first_json(path)
+    if first is not None and "audio_filepath" in first:
+        return "nemo"
+    return "manifest"
 
 
 def _other_form(path: Path) -> tuple[Callable, Callable] | None:
     """(prepare, fingerprint) of the reader for a non-JSONL manifest form, else None."""
-    from workbench.data.sources import audiofolder, csv_table, hf_disk
+    from workbench.data.sources import FINGERPRINTS, PREPARERS
 
-    return {
-        "audiofolder": (audiofolder.prepare_audiofolder, audiofolder.fingerprint_audiofolder),
-        "hf_disk": (hf_disk.prepare_hf_disk, hf_disk.fingerprint_hf_disk),
-        "csv": (csv_table.prepare_csv, csv_table.fingerprint_csv),
-    }.get(manifest_kind(path))
+    kind = manifest_kind(path)
+    if kind in ("manifest", "unknown folder"):
+        return None
+    return PREPARERS[kind], FINGERPRINTS[kind]
 
 
 def prepare_manifest(spec: ManifestSource, ctx: PrepareContext) -> SourceRows:
@@ -47,8 +98,9 @@ def prepare_manifest(spec: ManifestSource, ctx: PrepareContext) -> SourceRows:
         out.problems.append(
             RowProblem(
                 str(path),
-                "folder is not a manifest: expected metadata.csv/metadata.jsonl (audiofolder) "
-                "or a datasets.save_to_disk folder",
+                "folder is not a manifest: expected a Kaldi data directory (wav.scp), an "
+                "audiofolder (metadata.csv/metadata.jsonl), a datasets.save_to_disk folder, a "
+                "Common Voice folder (clips/ and *.tsv) or LibriSpeech folders (*.trans.txt)",
             )
         )
         return out

@@ -24,7 +24,7 @@ import soxr
 from workbench.audio import SAMPLE_RATE
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.sources._files import file_digest
-from workbench.data.templates import Sentence, TemplateError, fill, load_templates
+from workbench.data.templates import Sentence, TemplateError, carriers, fill, load_templates
 from workbench.data.tts import VoiceError, get_voice
 from workbench.paths import workbench_home
 from workbench.recipe import SynthSource
@@ -47,14 +47,20 @@ def sentences_for(spec: SynthSource, ctx: PrepareContext) -> list[Sentence]:
     if ctx.lexicon is None:
         raise SourceError("source synth: the recipe has no lexicon (set lexicon.path or a domain)")
     section = "train" if spec.split == "train" else "heldout"
+    path = _templates_path(spec, ctx)
     try:
-        templates = [
-            t
-            for t in load_templates(_templates_path(spec, ctx), ctx.lexicon)
-            if t.section == section
-        ]
+        # Checked against the lexicon below: a template whose categories this lexicon
+        # lacks (a pack's {drug} with a user's plain term list) is left out, not an error.
+        templates = [t for t in load_templates(path) if t.section == section]
     except TemplateError as exc:
         raise SourceError(f"source synth: {exc}") from None
+    by_category, unfillable = carriers(templates, ctx.lexicon)
+    if unfillable:
+        names = sorted({c for t in unfillable for c in t.categories} - set(ctx.lexicon.categories()))
+        ctx.log(
+            f"synth {section}: {len(unfillable)} template(s) of {path.name} name categories "
+            f"the lexicon lacks ({', '.join(names)}); left out"
+        )
     rng = random.Random(f"{spec.seed}:{section}")
     terms = [t for t in ctx.lexicon if not spec.categories or t.category in spec.categories]
     out: list[Sentence] = []
@@ -62,7 +68,7 @@ def sentences_for(spec: SynthSource, ctx: PrepareContext) -> list[Sentence]:
     skipped = 0
     heldout = spec.split == "heldout"
     for term in terms:
-        usable = [t for t in templates if term.category in t.categories]
+        usable = by_category.get(term.category, [])
         if not usable:
             skipped += 1
             continue
@@ -82,7 +88,8 @@ def sentences_for(spec: SynthSource, ctx: PrepareContext) -> list[Sentence]:
             out.append(sentence)
     if skipped:
         ctx.log(
-            f"synth {section}: {skipped} term(s) have no [{section}] template for their category"
+            f"synth {section}: {skipped} term(s) have no [{section}] template for their "
+            "category, nor a generic {term} one"
         )
     return out
 
