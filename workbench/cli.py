@@ -36,12 +36,12 @@ def _err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
-def _load_recipe(path: Path, overrides: list[str]) -> Recipe | None:
+def _load_recipe(path: Path, overrides: list[str], *, check_inputs: bool = False) -> Recipe | None:
     """The recipe, or None after printing every problem (file:line: key: message)."""
     from workbench.recipe import RecipeError, load_recipe
 
     try:
-        return load_recipe(path, overrides)
+        return load_recipe(path, overrides, check_inputs=check_inputs)
     except RecipeError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -51,7 +51,7 @@ def _load_recipe(path: Path, overrides: list[str]) -> Recipe | None:
 
 
 def cmd_recipe_validate(args: argparse.Namespace) -> int:
-    recipe = _load_recipe(args.recipe, args.overrides)
+    recipe = _load_recipe(args.recipe, args.overrides, check_inputs=True)
     if recipe is None:
         return EXIT_USAGE
     print(f"{args.recipe}: valid (recipe {recipe.name!r}, base model {recipe.base_model})")

@@ -9,8 +9,10 @@ A ``lexicon.tsv`` has a header row and one term a row (``#`` starts a comment li
 ``spoken`` and ``misrecognitions`` hold alternatives separated by ``|``; an empty ``spoken``
 means the term is said as written. Also read: the same columns in a CSV file (``term``
 required, the others optional), and a plain list, one term a line, with no header. A term
-without a category column is of category ``term``, which templates fill with ``{term}``. The lexicon makes synthetic sentences, biases decoding
-(:meth:`Lexicon.prompt_text`), and scores term recall (:meth:`Lexicon.find_terms`).
+without a category column is of category ``term``, which templates fill with ``{term}``.
+
+The lexicon makes synthetic sentences, biases decoding (:meth:`Lexicon.prompt_text`), and
+scores term recall (:meth:`Lexicon.find_terms`).
 """
 
 from __future__ import annotations
@@ -148,9 +150,7 @@ def _header(line: str) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def _table_rows(
-    text: str, delimiter: str
-) -> list[tuple[int, list[str]]]:
+def _table_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     """``(line, cells)`` of every non-empty, non-comment row (TSV unquoted, CSV quoted)."""
     if delimiter == "\t":
         return [

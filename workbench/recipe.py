@@ -642,6 +642,7 @@ def load_recipe(
     *,
     domains_dir: str | Path | None = None,
     check_model: bool = True,
+    check_inputs: bool = False,
 ) -> Recipe:
     """Load, merge and check a recipe.
 
@@ -650,6 +651,9 @@ def load_recipe(
     resolve against the folder of the file that set them (overrides: the working folder),
     and paths that must exist are checked. With ``check_model``, layer counts and the
     ``language`` option are checked against the base model (read without loading weights).
+    With ``check_inputs`` (``recipe validate``), the files the recipe names are read far
+    enough to know that preparation will load them: the lexicon, each source's first rows
+    and their audio, the templates a synth source fills (see ``workbench.data.preflight``).
 
     Raises:
         RecipeError: listing every problem, each with file, key path and line.
@@ -711,6 +715,11 @@ def load_recipe(
     base_ok = not any(p.key == "base_model" for p in collector.problems)
     if isinstance(recipe, Recipe) and check_model and base_ok:
         _check_model(recipe, collector)
+    if isinstance(recipe, Recipe) and check_inputs and not collector.problems:
+        from workbench.data.preflight import check_inputs as preflight  # heavy: on request
+
+        for key, message in preflight(recipe):
+            collector.add(key, message)
     if collector.problems or not isinstance(recipe, Recipe):
         raise RecipeError(collector.sorted_problems())
     return recipe

@@ -29,7 +29,7 @@ from workbench.paths import domains_root, workbench_home
 from workbench.recipe import Recipe
 from workbench.schema import to_data
 
-PREPARE_VERSION = 1
+PREPARE_VERSION = 2
 SPLITS = ("train", "eval", "general", "replay")
 REPORT = "prepared.json"
 
@@ -82,11 +82,11 @@ def _fingerprint(recipe: Recipe, ctx: PrepareContext) -> str:
     parts = [str(PREPARE_VERSION), json.dumps(to_data(recipe.data), sort_keys=True)]
     parts.append(recipe.language or "")
     for split in SPLITS:
-        for spec in getattr(recipe.data, split):
+        for index, spec in enumerate(getattr(recipe.data, split)):
             try:
                 parts.append(FINGERPRINTS[spec.source](spec, ctx))
             except (OSError, SourceError, ValueError) as exc:
-                raise DataError(f"data.{split}: {exc}") from None
+                raise DataError(f"data.{split}[{index}]: {exc}") from None
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -113,6 +113,47 @@ def _split_off_eval(
         size += len(groups[name])
     train = [u for u in utts if key(u) not in held]
     return train, [u for u in utts if key(u) in held], how
+
+
+SHOWN_PROBLEMS = 10
+
+# What to do about the commonest reasons a split ends empty, by a phrase of the reason.
+_FIXES = (
+    ("column", "name the columns with audio_column / text_column in the source"),
+    (
+        "no such file",
+        "audio paths are relative to the file that lists them (or absolute): "
+        "check that they point at the clips",
+    ),
+    (
+        "same sentence as",
+        "every training sentence is also in eval or general: give train "
+        "other sentences, or eval other data",
+    ),
+    ("cannot decode", "the files are not audio soundfile can read: convert them to WAV or FLAC"),
+    ("too low", "the audio is below 8 kHz: use recordings at 8 kHz or more"),
+    ("longer than", "the clips are over data.max_duration_s: cut them into shorter utterances"),
+    ("text", "every row needs a transcript: check the text column"),
+)
+
+
+def empty_split_error(split: str, problems: list[RowProblem]) -> DataError:
+    """The error for a split the recipe asked for that ended with no utterance."""
+    if not problems:
+        message = (
+            f"data.{split} ended empty: its sources gave no rows at all; point data.{split} "
+            "at a file or folder that lists utterances"
+        )
+    else:
+        first = problems[0].reason
+        fix = next((f for phrase, f in _FIXES if phrase in first), "fix the rows listed below")
+        more = len(problems) - SHOWN_PROBLEMS
+        message = (
+            f"data.{split} ended empty: all {len(problems)} row(s) were dropped; {fix}. "
+            f"The first problem: {problems[0]}"
+            + (f" (the first {SHOWN_PROBLEMS} of {len(problems)} are below)" if more > 0 else "")
+        )
+    return DataError(message, problems[:SHOWN_PROBLEMS])
 
 
 def _summary(utts: list[Utterance]) -> dict:
@@ -150,6 +191,12 @@ def prepare_data(
     if report_path.is_file() and not force:
         report = json.loads(report_path.read_text())
         if report.get("fingerprint") == fingerprint:
+            for split in SPLITS:
+                if getattr(recipe.data, split) and not report["splits"][split]["n"]:
+                    problems = [
+                        RowProblem(*p.split(": ", 1)) for p in report["splits"][split]["problems"]
+                    ]
+                    raise empty_split_error(split, problems)
             return PreparedData(folder, report, cached=True)
     if folder.exists() and not report_path.is_file() and any(folder.iterdir()):
         raise DataError(
@@ -221,6 +268,9 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
             kept.append(u)
     splits["train"] = kept
 
+    for split in SPLITS:
+        if getattr(recipe.data, split) and not splits[split]:
+            raise empty_split_error(split, dropped[split])
     problems = [p for s in SPLITS for p in dropped[s]]
     if problems and recipe.data.on_bad_rows == "stop":
         raise DataError(

@@ -44,7 +44,7 @@ def pick_columns(header: Sequence[str], spec: object) -> Columns:
             recognised; the message lists the header and the recipe key that fixes it.
     """
     present = [h for h in header if h]
-    problems = []
+    problems, unnamed = [], []
     chosen: dict[str, str | None] = {}
     for role, names in (
         ("audio", AUDIO_NAMES),
@@ -61,12 +61,11 @@ def pick_columns(header: Sequence[str], spec: object) -> Columns:
             continue
         chosen[role] = next((n for n in names if n in present), None)
         if chosen[role] is None and role in ("audio", "text"):
-            problems.append(
-                f"no {role} column (looked for {', '.join(names)}); "
-                f"name it with {key} in the recipe"
-            )
+            problems.append(f"no {role} column (looked for {', '.join(names)})")
+            unnamed.append(key)
     if problems:
-        raise ColumnError(f"{'; '.join(problems)}; the header has {present}")
+        fix = f"; set {' and '.join(unnamed)} in the source" if unnamed else ""
+        raise ColumnError(f"{'; '.join(problems)}; the header has {present}{fix}")
     return Columns(
         audio=str(chosen["audio"]),
         text=str(chosen["text"]),

@@ -77,9 +77,7 @@ def prepare_audiofolder(
             continue
         audio = inside(folder, name.strip())
         if audio is None:
-            out.problems.append(
-                RowProblem(where, f"{cols.audio} {name!r} points outside {folder}")
-            )
+            out.problems.append(RowProblem(where, f"{cols.audio} {name!r} points outside {folder}"))
             continue
         text = row.get(cols.text)
         out.candidates.append(

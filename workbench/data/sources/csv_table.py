@@ -64,7 +64,11 @@ def table_candidates(
             cols = pick_columns(header, spec)
         except ColumnError as exc:
             raise SourceError(f"{path}:1: {exc}") from None
-        for line, row in rows:
+        try:
+            read = list(_rows_upto(rows, limit, cols.audio))
+        except csv.Error as exc:
+            raise SourceError(f"{path}: not a readable table ({exc})") from None
+        for line, row in read:
             where = f"{path}:{line}"
             raw = cell(row, cols.audio)
             if raw is None:
@@ -81,9 +85,19 @@ def table_candidates(
                     lang=cell(row, "lang") or cell(row, "locale"),
                 )
             )
-            if limit and len(out.candidates) >= limit:
-                break
     return out
+
+
+def _rows_upto(
+    rows: Iterator[tuple[int, dict[str, str]]], limit: int | None, audio: str
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows up to the ``limit``-th with an audio path (rows without one do not count)."""
+    kept = 0
+    for line, row in rows:
+        yield line, row
+        kept += cell(row, audio) is not None
+        if limit and kept >= limit:
+            return
 
 
 def prepare_csv(spec: CsvSource | ManifestSource, ctx: PrepareContext | None = None) -> SourceRows:

@@ -13,7 +13,8 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 from workbench.data.candidates import PrepareContext, SourceError, SourceRows
@@ -61,7 +62,7 @@ def _describe(spec: HubDatasetSource) -> str:
     return f"hub dataset {' '.join(parts)} (split {spec.split!r})"
 
 
-def load_hub_dataset(spec: HubDatasetSource, log=None):  # noqa: ANN001, ANN201
+def load_hub_dataset(spec: HubDatasetSource, log: Callable[[str], None] | None = None) -> Any:
     """The split of the hub dataset: downloaded, or from the local cache when offline.
 
     Raises:

@@ -52,8 +52,11 @@ def prepare_librispeech(
                     continue
                 where = f"{trans}:{number}"
                 audio = next(
-                    (trans.parent / f"{utt}{s}" for s in AUDIO_SUFFIXES
-                     if (trans.parent / f"{utt}{s}").is_file()),
+                    (
+                        trans.parent / f"{utt}{s}"
+                        for s in AUDIO_SUFFIXES
+                        if (trans.parent / f"{utt}{s}").is_file()
+                    ),
                     None,
                 )
                 if audio is None:

@@ -59,7 +59,8 @@ def manifest_kind(path: Path) -> str:
             return "kaldi"
         if (path / "metadata.csv").is_file() or (path / "metadata.jsonl").is_file():
             return "audiofolder"
-        if any((path / n).is_file() for n in ("dataset_info.json", "state.json", "dataset_dict.json")):
+        saved = ("dataset_info.json", "state.json", "dataset_dict.json")
+        if any((path / n).is_file() for n in saved):
             return "hf_disk"
         if (path / "clips").is_dir() and any(path.glob("*.tsv")):
             return "common_voice"

@@ -56,7 +56,8 @@ def sentences_for(spec: SynthSource, ctx: PrepareContext) -> list[Sentence]:
         raise SourceError(f"source synth: {exc}") from None
     by_category, unfillable = carriers(templates, ctx.lexicon)
     if unfillable:
-        names = sorted({c for t in unfillable for c in t.categories} - set(ctx.lexicon.categories()))
+        lacking = {c for t in unfillable for c in t.categories} - set(ctx.lexicon.categories())
+        names = sorted(lacking)
         ctx.log(
             f"synth {section}: {len(unfillable)} template(s) of {path.name} name categories "
             f"the lexicon lacks ({', '.join(names)}); left out"
