@@ -124,3 +124,47 @@ def test_prompt_text_is_cut_to_its_budget():
     assert LEX.prompt_text() == "metoprolol, atrial fibrillation, statin, HbA1c, 北京"
     assert LEX.prompt_text(max_chars=25) == "metoprolol"
     assert LEX.prompt_text(categories=["drug"]) == "metoprolol, statin"
+
+
+def test_a_plain_list_one_term_a_line(tmp_path):
+    path = tmp_path / "drugs.txt"
+    path.write_text("# cardiology\napixaban\n\nsacubitril/valsartan\r\nInsulin glargine\n")
+    lex = load_lexicon(path)
+    assert [(t.term, t.category, t.line) for t in lex] == [
+        ("apixaban", "term", 2),
+        ("sacubitril/valsartan", "term", 4),
+        ("Insulin glargine", "term", 5),
+    ]
+    assert lex.get("apixaban").spoken_forms == ("apixaban",)
+    path.write_text("apixaban\nwarfarin\nApixaban\n")
+    with pytest.raises(LexiconError, match=r"drugs.txt:3: duplicate term 'Apixaban'"):
+        load_lexicon(path)
+
+
+def test_a_csv_or_tsv_with_named_columns(tmp_path):
+    path = tmp_path / "terms.csv"
+    path.write_text(
+        'Term,Spoken\nmetoprolol,meh TOE pro lol\n"amlodipine, besylate",\n# a comment\n'
+    )
+    lex = load_lexicon(path)
+    assert [(t.term, t.category, t.spoken) for t in lex] == [
+        ("metoprolol", "term", ("meh TOE pro lol",)),
+        ("amlodipine, besylate", "term", ()),
+    ]
+    tsv = write(tmp_path, "term\tmisrecognitions\nHbA1c\tH B A 1 C|hba one c\n")
+    assert load_lexicon(tsv).get("hba1c").misrecognitions == ("H B A 1 C", "hba one c")
+    path.write_text("term,category,notes\nx,drug,\n")
+    with pytest.raises(LexiconError, match=r"terms.csv:1: header must name the comma-separated"):
+        load_lexicon(path)
+
+
+def test_a_table_without_a_term_column_says_so(tmp_path):
+    path = tmp_path / "terms.csv"
+    path.write_text("name,kind\naspirin,drug\n")
+    with pytest.raises(LexiconError) as err:
+        load_lexicon(path)
+    assert str(err.value) == (
+        f"{path}:1: a comma-separated table needs a header row naming its columns from term, "
+        "spoken, category, misrecognitions (term required); got 'name,kind'. A plain list has "
+        "one term a line and no header"
+    )

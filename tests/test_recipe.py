@@ -59,7 +59,7 @@ GOLDEN = [
         "name: x\ndata:\n  train:\n    - {source: manifset, path: a.jsonl}\n",
         "data.train[0].source",
         4,
-        "unknown source 'manifset'; expected one of asterisk, audiofolder, csv",
+        "unknown source 'manifset'; expected one of asterisk, audiofolder, common_voice, csv",
     ),
     (
         "name: x\ndata:\n  train:\n    - source: manifest\n",

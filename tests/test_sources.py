@@ -73,8 +73,11 @@ def test_csv_table_and_missing_columns(tmp_path, ctx):
         (tmp_path / "clips" / "x.wav", "hello there")
     ]
     assert [str(p) for p in rows.problems] == [f"{table}:3: empty 'path'"]
-    rows = PREPARERS["csv"](CsvSource(path=str(table)), ctx)
-    assert rows.candidates == [] and "no column 'audio'" in rows.problems[0].reason
+    # path and sentence are recognised without naming them
+    assert len(PREPARERS["csv"](CsvSource(path=str(table)), ctx).candidates) == 1
+    table.write_text("recording,words\nclips/x.wav,hello there\n")
+    with pytest.raises(SourceError, match=r"no audio column .* the header has \['recording'"):
+        PREPARERS["csv"](CsvSource(path=str(table)), ctx)
 
 
 def test_saved_dataset_with_embedded_and_linked_audio(tmp_path, ctx):

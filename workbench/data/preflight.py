@@ -18,7 +18,7 @@ from workbench.data.candidates import PrepareContext, RowProblem, SourceError
 from workbench.data.prepare import DataError, pack_dir, recipe_lexicon
 from workbench.data.sources import PREPARERS
 from workbench.data.sources.synth import sentences_for
-from workbench.data.templates import TemplateError, carriers, load_templates
+from workbench.data.templates import GENERIC, TemplateError, carriers, load_templates
 from workbench.data.validate import Validator
 from workbench.lexicon import Lexicon
 from workbench.recipe import HubDatasetSource, Recipe, SourceSpec, SynthSource
@@ -101,10 +101,12 @@ def _check_synth(spec: SynthSource, ctx: PrepareContext) -> str:
         return f"categories {unknown} are not in the lexicon; it has {ctx.lexicon.categories()}"
     bare = [c for c in wanted if not by_category[c]]
     if bare:
+        named = "" if bare == [GENERIC] else f"templates with {{{bare[0]}}}, or "
+        plural = "y" if len(bare) == 1 else "ies"
         return (
-            f"{path}: no [{section}] template can carry terms of categor"
-            f"{'y' if len(bare) == 1 else 'ies'} {', '.join(map(repr, bare))}: add templates "
-            f"with {{{bare[0]}}}, or generic ones with {{term}} (e.g. 'We discussed {{term}}.')"
+            f"{path}: no [{section}] template can carry terms of categor{plural} "
+            f"{', '.join(map(repr, bare))}: add {named}generic templates with {{term}} "
+            "(e.g. 'We discussed {term}.')"
         )
     if not sentences:
         return f"{path}: the templates make no sentence for the lexicon's terms"

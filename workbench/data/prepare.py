@@ -130,6 +130,15 @@ _FIXES = (
         "every training sentence is also in eval or general: give train "
         "other sentences, or eval other data",
     ),
+    (
+        "duplicate id",
+        "the same clips (or ids) are listed twice, or in two splits: give each split clips of "
+        "its own",
+    ),
+    (
+        "same audio as",
+        "the same audio is listed twice, or in two splits: give each split clips of its own",
+    ),
     ("cannot decode", "the files are not audio soundfile can read: convert them to WAV or FLAC"),
     ("too low", "the audio is below 8 kHz: use recordings at 8 kHz or more"),
     ("longer than", "the clips are over data.max_duration_s: cut them into shorter utterances"),

@@ -40,7 +40,7 @@ def offline_reason() -> str | None:
         with socket.create_connection((url.hostname or "", port), timeout=PROBE_TIMEOUT_S):
             return None
     except OSError as exc:
-        return f"{hub_endpoint()} cannot be reached ({exc.__class__.__name__})"
+        return f"{hub_endpoint()} did not answer: {exc.__class__.__name__}"
 
 
 @contextlib.contextmanager
