@@ -176,3 +176,18 @@ def test_rebase_paths_reaches_source_lists(tmp_path):
     assert out["data"]["train"][0]["path"] == "../a/m.jsonl"
     assert out["augment"]["noise"]["folder"] == "../a/noise"
     assert data["data"]["train"][0]["path"] == "m.jsonl"  # the input is left alone
+
+
+def test_validate_reads_the_files_inside_the_workspace_only(ws, tmp_path):
+    folder = ws.root / "mine"
+    folder.mkdir()
+    (folder / "m.csv").write_text("recording,words\na.wav,hello\n")
+    text = "name: mine\ndata:\n  train: [{source: csv, path: m.csv}]\n"
+    assert open_text(text, folder, ws).problems == []  # the recipe alone is fine
+    problems = open_text(text, folder, ws, check_inputs=True).problems
+    assert [p.key for p in problems] == ["data.train[0]"]
+    assert "no audio column" in problems[0].message
+    outside = tmp_path / "outside.csv"
+    outside.write_text("secret,columns\nx,y\n")
+    problems = open_text(text.replace("m.csv", str(outside)), folder, ws, check_inputs=True)
+    assert "secret" not in " ".join(p.message for p in problems.problems)

@@ -49,9 +49,10 @@ def data_block(data: dict) -> str:
     return yaml.safe_dump(block, sort_keys=False, allow_unicode=True) if block else ""
 
 
-def open_text(text: str, base_dir: Path, ws: Workspace) -> Opened:
-    """Load YAML text whose relative paths are relative to ``base_dir``."""
-    recipe, problems, data = check_text(text, base_dir, ws)
+def open_text(text: str, base_dir: Path, ws: Workspace, *, check_inputs: bool = False) -> Opened:
+    """Load YAML text whose relative paths are relative to ``base_dir``; with
+    ``check_inputs``, read the files it names as ``recipe validate`` does."""
+    recipe, problems, data = check_text(text, base_dir, ws, check_inputs=check_inputs)
     values = form_values(recipe, FIELDS) if recipe else raw_values(data or {}, FIELDS)
     return Opened(text, data_block(data or {}), values, problems, str(base_dir))
 
@@ -66,9 +67,13 @@ def open_recipe(path: Path, ws: Workspace) -> Opened:
 
 
 def check_text(
-    text: str, base_dir: Path, ws: Workspace
+    text: str, base_dir: Path, ws: Workspace, *, check_inputs: bool = False
 ) -> tuple[Recipe | None, list[Problem], dict | None]:
-    """Validate YAML text as ``load_recipe`` would: (recipe or None, problems, its data)."""
+    """Validate YAML text as ``load_recipe`` would: (recipe or None, problems, its data).
+
+    ``check_inputs`` reads the files the recipe names (``recipe validate``), only once
+    every path is known to stay inside the workspace.
+    """
     scratch = ws.scratch_file(".yaml", "check-")
     try:
         scratch.write_text(text, encoding="utf-8")
@@ -86,7 +91,14 @@ def check_text(
                 problems += ws.outside(load_recipe(scratch, check_model=False))
             return None, problems, data
         outside = ws.outside(recipe)
-        return (None, outside, data) if outside else (recipe, [], data)
+        if outside:
+            return None, outside, data
+        if check_inputs:
+            try:
+                recipe = load_recipe(scratch, check_inputs=True)
+            except RecipeError as exc:
+                return None, _relabel(exc.problems, scratch), data
+        return recipe, [], data
     finally:
         scratch.unlink(missing_ok=True)
 

@@ -164,7 +164,7 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
     def on_validate(text: str, data_text: str, shown_values: dict, folder: str, *values: Any):
         inputs = dict(zip(field_keys, values, strict=True))
         new_text, errors = compose(text or "", shown_values, inputs, data_text or "")
-        opened = open_text(new_text, Path(folder), ws)
+        opened = open_text(new_text, Path(folder), ws, check_inputs=True)
         extra = [Problem("form", k or "", v) for k, v in errors.items()]
         opened.problems = extra + opened.problems
         if extra:  # keep what the user typed where it did not parse
