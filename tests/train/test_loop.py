@@ -13,6 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from workbench.data.prepare import DataError
 from workbench.recipe import load_recipe
 from workbench.runs import RunDir, start_training
 from workbench.train.loop import Trainer, TrainError, _weighted_ce, train_recipe
@@ -246,10 +247,13 @@ def test_no_training_data_is_a_clear_error(recipe_file, tmp_path):
     empty.write_text("")
     run = RunDir(tmp_path / "empty")
     recipe = load_recipe(recipe_file(), [f"data.train.0.path={empty}"])
-    with pytest.raises(TrainError, match="the train set is empty"):
+    with pytest.raises(DataError, match=r"data\.train ended empty: its sources gave no rows"):
         train_recipe(recipe, run, log=quiet)
     assert run.status()["state"] == "failed"
-    assert "the train set is empty" in run.status()["error"]
+    assert "data.train ended empty" in run.status()["error"]
+    recipe = load_recipe(recipe_file(), ["data.train=[]"])
+    with pytest.raises(TrainError, match="the train set is empty"):
+        train_recipe(recipe, RunDir(tmp_path / "none"), log=quiet)
 
 
 def test_torchrun_two_cpu_processes(recipe_file, tmp_path):
