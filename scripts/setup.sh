@@ -26,6 +26,24 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Debian packages whose recordings a data source reads but whose programs we do not need
+# (transcriber would pull in a desktop audio stack): only the .deb is fetched and unpacked
+# into the workbench home, where workbench/data/sources/<name>.py looks for it.
+home="${WORKBENCH_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/workbench}"
+for pkg in transcriber; do
+  if [[ ! -d "$home/debian/$pkg/usr" ]]; then
+    echo "setup: unpacking the Debian package $pkg into $home/debian/$pkg"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1) || {
+      [[ $(id -u) -ne 0 ]] && sudo_=sudo || sudo_=""
+      $sudo_ apt-get update -qq && (cd "$tmp" && apt-get download -q "$pkg" >/dev/null)
+    }
+    mkdir -p "$home/debian/$pkg"
+    dpkg-deb -x "$tmp"/"$pkg"_*.deb "$home/debian/$pkg"
+    rm -rf "$tmp"
+  fi
+done
+
 python_bin="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv with $python_bin"

@@ -18,6 +18,7 @@ from workbench.recipe import AsteriskSource
 SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 APT = "apt-get install asterisk-core-sounds-en-wav asterisk-core-sounds-en"
+COLLECTION = "debian:asterisk-core-sounds-en"
 
 
 def _check(sounds: Path, texts: Path) -> None:
@@ -61,6 +62,7 @@ def prepare_asterisk(
                 speaker="asterisk-allison",
                 lang="en",
                 domain="general",
+                collection=COLLECTION,
             )
         )
     if spec.limit and len(out.candidates) > spec.limit:
