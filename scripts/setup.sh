@@ -28,18 +28,18 @@ fi
 
 # Debian packages whose recordings a data source reads but whose programs we do not need
 # (transcriber would pull in a desktop audio stack): only the .deb is fetched and unpacked
-# into the workbench home, where workbench/data/sources/<name>.py looks for it.
-home="${WORKBENCH_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/workbench}"
+# into .debian/<name>/ (ignored by git, like .venv), where workbench/data/sources/<name>.py
+# looks for it.
 for pkg in transcriber; do
-  if [[ ! -d "$home/debian/$pkg/usr" ]]; then
-    echo "setup: unpacking the Debian package $pkg into $home/debian/$pkg"
+  if [[ ! -d ".debian/$pkg/usr" ]]; then
+    echo "setup: unpacking the Debian package $pkg into .debian/$pkg"
     tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1) || {
-      [[ $(id -u) -ne 0 ]] && sudo_=sudo || sudo_=""
-      $sudo_ apt-get update -qq && (cd "$tmp" && apt-get download -q "$pkg" >/dev/null)
-    }
-    mkdir -p "$home/debian/$pkg"
-    dpkg-deb -x "$tmp"/"$pkg"_*.deb "$home/debian/$pkg"
+    if ! (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1); then
+      if [[ $(id -u) -ne 0 ]]; then sudo apt-get update -qq; else apt-get update -qq; fi
+      (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1)
+    fi
+    mkdir -p ".debian/$pkg"
+    dpkg-deb -x "$tmp"/"$pkg"_*.deb ".debian/$pkg"
     rm -rf "$tmp"
   fi
 done

@@ -2,7 +2,8 @@
 
 563 prompts read by one professional speaker (Allison), telephone quality (8 kHz wav,
 resampled on preparation). Audio from ``asterisk-core-sounds-en-wav``, text from
-``asterisk-core-sounds-en``'s ``core-sounds-en.txt.gz``. Useful as a general-English set.
+``asterisk-core-sounds-en``'s ``core-sounds-en.txt.gz``. One speaker: use it for replay or for a
+general set, never both (``data prepare`` refuses that).
 """
 
 from __future__ import annotations

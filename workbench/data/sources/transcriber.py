@@ -6,7 +6,8 @@ transcript: spontaneous, disfluent speech ("You know what, Ann, it's like, I mea
 Each turn becomes one clip per speaker, cut from that speaker's channel; noises (``{laugh}``)
 are left out of the text, uncertain words (``((yeah))``) kept, cut-off words (``like-``)
 written whole. The package pulls in a desktop stack, so ``scripts/setup.sh`` unpacks only its
-``.deb`` into the workbench home (``apt-get download``); an installed package is used too.
+``.deb`` into the project's ``.debian/`` folder (``apt-get download``, like ``.venv``, never
+committed); an installed package is used too.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ import soundfile as sf
 
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.sources._files import file_digest
-from workbench.paths import workbench_home
+from workbench.paths import PROJECT_ROOT
 from workbench.recipe import TranscriberSource
 
 EXAMPLES = Path("usr/share/doc/transcriber/examples")
 COLLECTION = "debian:transcriber/callfriend"
 SETUP = (
     "run `bash scripts/setup.sh` (it unpacks the Debian package `transcriber` into the "
-    "workbench home), or `sudo apt-get install transcriber`"
+    "project's .debian/ folder), or `sudo apt-get install transcriber`"
 )
 MIN_SECONDS = 0.5  # shorter turns ("Yeah.") say too little to score
 _NOISE = re.compile(r"\{[^}]*\}|\[[^\]]*\]")
@@ -37,7 +38,7 @@ _NOISE = re.compile(r"\{[^}]*\}|\[[^\]]*\]")
 
 def default_roots() -> list[Path]:
     """Where the examples may be: unpacked by ``scripts/setup.sh``, or installed."""
-    return [workbench_home() / "debian" / "transcriber" / EXAMPLES, Path("/") / EXAMPLES]
+    return [PROJECT_ROOT / ".debian" / "transcriber" / EXAMPLES, Path("/") / EXAMPLES]
 
 
 def _find(roots: list[Path] | None) -> Path:
