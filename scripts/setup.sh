@@ -26,6 +26,24 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Debian packages whose recordings a data source reads but whose programs we do not need
+# (transcriber would pull in a desktop audio stack): only the .deb is fetched and unpacked
+# into .debian/<name>/ (ignored by git, like .venv), where workbench/data/sources/<name>.py
+# looks for it.
+for pkg in transcriber; do
+  if [[ ! -d ".debian/$pkg/usr" ]]; then
+    echo "setup: unpacking the Debian package $pkg into .debian/$pkg"
+    tmp=$(mktemp -d)
+    if ! (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1); then
+      if [[ $(id -u) -ne 0 ]]; then sudo apt-get update -qq; else apt-get update -qq; fi
+      (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1)
+    fi
+    mkdir -p ".debian/$pkg"
+    dpkg-deb -x "$tmp"/"$pkg"_*.deb ".debian/$pkg"
+    rm -rf "$tmp"
+  fi
+done
+
 python_bin="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv with $python_bin"

@@ -244,6 +244,13 @@ class AsteriskSource(SourceSpec):
     seed: int = 0  # which prompts a ``limit`` draws
 
 
+@dataclass(kw_only=True)
+class TranscriberSource(SourceSpec):
+    """A real two-speaker telephone conversation from Debian's ``transcriber`` examples."""
+
+    source: Literal["transcriber"] = "transcriber"
+
+
 SOURCES: dict[str, type[SourceSpec]] = {
     "manifest": ManifestSource,
     "audiofolder": AudioFolderSource,
@@ -257,6 +264,7 @@ SOURCES: dict[str, type[SourceSpec]] = {
     "synth": SynthSource,
     "pocketsphinx": PocketsphinxSource,
     "asterisk": AsteriskSource,
+    "transcriber": TranscriberSource,
 }
 register_union(SourceSpec, "source", SOURCES)
 
@@ -275,6 +283,9 @@ class DataSpec(Spec):
     max_duration_s: float = 30.0
     # With no eval sources, this share of train becomes eval (speaker- or sentence-disjoint).
     eval_fraction: float = 0.1
+    # A general set that shares a recording, a speaker or a source collection with train or
+    # replay is refused; true keeps it, and the report marks its figures "not independent".
+    allow_dependent_general: bool = False
 
     def check(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

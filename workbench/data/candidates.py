@@ -20,6 +20,10 @@ class Candidate:
     speaker: str | None = None
     lang: str | None = None
     domain: str | None = None
+    # The recorded collection the row comes from (a corpus, a package's set, a user's
+    # manifest): a general set must share none with training or replay. None for
+    # synthetic speech, whose voice (``speaker``) is what it shares.
+    collection: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.data.candidates import PrepareContext, RowProblem, SourceError
+from workbench.data.independence import Footprint, default_collection, general_overlaps, refusal
 from workbench.data.manifest import Utterance, read_manifest, write_manifest
 from workbench.data.sources import FINGERPRINTS, PREPARERS
 from workbench.data.sources.synth import sentences_for
@@ -29,7 +30,7 @@ from workbench.paths import domains_root, workbench_home
 from workbench.recipe import Recipe
 from workbench.schema import to_data
 
-PREPARE_VERSION = 2
+PREPARE_VERSION = 3  # 2: layouts, empty-split checks; 3: prepared.json records general_independence
 SPLITS = ("train", "eval", "general", "replay")
 REPORT = "prepared.json"
 
@@ -241,6 +242,7 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
             ctx.avoid_sentences.update(s.written.casefold() for s in sentences)
             ctx.avoid_term_sets.update(frozenset(s.terms) for s in sentences if len(s.terms) > 1)
     # Sets that measure come first: a clip or id found in two splits is dropped from train.
+    footprints: list[Footprint] = []
     for split in ("eval", "general", "replay", "train"):
         utts: list[Utterance] = []
         for index, spec in enumerate(getattr(recipe.data, split)):
@@ -249,6 +251,7 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
                 rows = PREPARERS[spec.source](spec, ctx)
             except (SourceError, OSError) as exc:
                 raise DataError(f"data.{split}[{index}]: {exc}") from None
+            footprints.append(print_of(split, index, spec, rows.candidates))
             dropped[split] += rows.problems
             for cand in rows.candidates:
                 result = validator.check(cand, split)
@@ -257,6 +260,8 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
                 else:
                     utts.append(result)
         splits[split] = utts
+
+    independence = _check_independence(recipe, footprints, bool(splits["general"]), ctx)
 
     auto_split = None
     if not recipe.data.eval and recipe.data.eval_fraction > 0 and len(splits["train"]) >= 2:
@@ -295,6 +300,7 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
         "recipe": recipe.name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "eval_split_from_train": auto_split,
+        "general_independence": independence,
         "converted_audio": validator.converted,
         "splits": {
             s: {
@@ -307,6 +313,32 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
     }
     (staging / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return report
+
+
+def print_of(split: str, index: int, spec: object, candidates: list) -> Footprint:
+    """The recordings, speakers and collections that one source gave one split."""
+    footprint = Footprint(split, index, spec.source)  # type: ignore[attr-defined]
+    fallback = default_collection(spec)
+    for cand in candidates:
+        footprint.add(cand, fallback)
+    return footprint
+
+
+def _check_independence(
+    recipe: Recipe, footprints: list[Footprint], has_general: bool, ctx: PrepareContext
+) -> dict | None:
+    """Refuse a general set that shares anything with train or replay, unless allowed.
+
+    Returns what ``prepared.json`` records (None without a general set).
+    """
+    if not has_general:
+        return None
+    overlaps = general_overlaps(footprints)
+    if overlaps and not recipe.data.allow_dependent_general:
+        raise DataError(refusal(overlaps))
+    for overlap in overlaps:
+        ctx.log(f"general: NOT INDEPENDENT (data.allow_dependent_general): {overlap}")
+    return {"independent": not overlaps, "overlaps": overlaps}
 
 
 def _swap_in(staging: Path, folder: Path) -> None:

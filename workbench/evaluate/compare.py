@@ -119,7 +119,8 @@ def compare_set(
 
 def _sets(
     recipe: Recipe, data: list[str] | None, log: Callable[[str], None]
-) -> dict[str, list[Utterance]]:
+) -> tuple[dict[str, list[Utterance]], dict | None]:
+    """The sets to evaluate, and what preparation found of the general set's independence."""
     if data:
         sets = {}
         for path in data:
@@ -133,13 +134,14 @@ def _sets(
             prepared = prepare_data(one, log=log)
             _say_dropped(prepared, "eval", name, log)
             sets[name] = prepared.utterances("eval")
-        return sets
+        return sets, None
     prepared = prepare_data(recipe, log=log)
     for name in ("eval", "general"):
         _say_dropped(prepared, name, name, log)
-    return {
+    sets = {
         name: prepared.utterances(name) for name in ("eval", "general") if prepared.utterances(name)
     }
+    return sets, prepared.report.get("general_independence")
 
 
 def _say_dropped(prepared: PreparedData, split: str, name: str, log: Callable[[str], None]) -> None:
@@ -170,7 +172,7 @@ def evaluate_adapter(
     # An adapter that leaves the encoder alone gives base and adapted the same encoder
     # outputs: compute them once per clip (most of a CPU's decoding time).
     share_encoder = not isinstance(targets, str) and not any(".encoder." in t for t in targets)
-    sets = _sets(recipe, data, log)
+    sets, independence = _sets(recipe, data, log)
     if not sets:
         raise EvalError(
             f"recipe {recipe.name!r} has no eval or general data, and no --data was given"
@@ -246,6 +248,11 @@ def evaluate_adapter(
             # is what that system would take on its own.
             timing[system] = time.perf_counter() - start + saved
         report["sets"][name] = compare_set(utts, hyps, timing, normalize, lexicon, spaced)
+        if name == "general" and independence is not None:
+            # Kept with data.allow_dependent_general: its figures measure what training saw.
+            report["sets"][name]["independent"] = independence["independent"]
+            if not independence["independent"]:
+                report["sets"][name]["not_independent_because"] = independence["overlaps"]
     report["decoding"]["adapted_merged"] = merged
     report["decoding"]["encoder_shared"] = share_encoder
     report["decoding"]["encoder_precision"] = encoder_precision(loaded.model)
@@ -319,10 +326,16 @@ def write_report(report: dict, out: str | Path) -> list[Path]:
 SYSTEMS = ("base", "adapted", "base_prompt", "adapted_prompt")
 
 
+def set_label(name: str, data: dict) -> str:
+    """The set's name, marked when its figures are not independent of training."""
+    return f"{name} (NOT INDEPENDENT)" if data.get("independent") is False else name
+
+
 def figure_rows(report: dict) -> list[tuple[str, str, str, str, str, str]]:
     """(set, n, system, WER, CER, term recall) for every set and system, as text."""
     rows = []
     for name, data in report["sets"].items():
+        name = set_label(name, data)
         for system in SYSTEMS:
             if system in data:
                 f = data[system]
@@ -339,7 +352,8 @@ def difference_lines(report: dict) -> list[str]:
     for name, data in report["sets"].items():
         d = data["wer_difference"]
         lines.append(
-            f"{name}: WER {100 * d['value']:+.1f} points (95% CI {100 * d['ci95'][0]:+.1f} to "
+            f"{set_label(name, data)}: WER {100 * d['value']:+.1f} points "
+            f"(95% CI {100 * d['ci95'][0]:+.1f} to "
             f"{100 * d['ci95'][1]:+.1f}); fixed {data['fixed']}, broken {data['broken']}, "
             f"unchanged {data['unchanged']}"
         )

@@ -68,10 +68,13 @@ def figures_table(report: dict) -> str:
     ]
     for name, data in report["sets"].items():
         present = [s for s in systems if s in data]
+        label = escape(name)
+        if data.get("independent") is False:
+            label += "<br><b class='broken'>not independent</b>"
         for i, system in enumerate(present):
             f = data[system]
             lead = (
-                f"<td rowspan='{len(present) + 1}'>{escape(name)}</td><td rowspan='{len(present) + 1}' class='num'>{data['n']}</td>"
+                f"<td rowspan='{len(present) + 1}'>{label}</td><td rowspan='{len(present) + 1}' class='num'>{data['n']}</td>"
                 if i == 0
                 else ""
             )
@@ -150,6 +153,23 @@ def utterance_table(utterances: list[dict], set_name: str = "") -> str:
     return "\n".join(parts)
 
 
+def _dependence_notes(report: dict) -> list[str]:
+    """A warning per set kept with ``data.allow_dependent_general``, and why it is dependent."""
+    out = []
+    for name, data in report["sets"].items():
+        if data.get("independent") is False:
+            reasons = "".join(
+                f"<li>{escape(r)}</li>" for r in data.get("not_independent_because", [])
+            )
+            out.append(
+                f"<p class='broken'><b>{escape(name)}: not independent.</b> This set shares "
+                "recordings, speakers or source collections with the training or replay data "
+                "(kept by <code>data.allow_dependent_general</code>): its figures measure what "
+                f"training saw, not forgetting on unseen speech.</p><ul>{reasons}</ul>"
+            )
+    return out
+
+
 def render_report(report: dict) -> str:
     """The whole report as one self-contained HTML page."""
     parts = [
@@ -159,6 +179,7 @@ def render_report(report: dict) -> str:
         f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "
         f"beams {report['decoding']['num_beams']}</p>",
         figures_table(report),
+        *_dependence_notes(report),
         charts(report),
     ]
     for name, data in report["sets"].items():

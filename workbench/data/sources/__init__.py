@@ -21,6 +21,7 @@ from workbench.data.sources.manifest import fingerprint_manifest, prepare_manife
 from workbench.data.sources.nemo import fingerprint_nemo, prepare_nemo
 from workbench.data.sources.pocketsphinx import fingerprint_pocketsphinx, prepare_pocketsphinx
 from workbench.data.sources.synth import fingerprint_synth, prepare_synth
+from workbench.data.sources.transcriber import fingerprint_transcriber, prepare_transcriber
 
 Preparer = Callable[..., SourceRows]
 
@@ -37,6 +38,7 @@ PREPARERS: dict[str, Preparer] = {
     "synth": prepare_synth,
     "pocketsphinx": prepare_pocketsphinx,
     "asterisk": prepare_asterisk,
+    "transcriber": prepare_transcriber,
 }
 
 FINGERPRINTS: dict[str, Callable[..., str]] = {
@@ -52,6 +54,7 @@ FINGERPRINTS: dict[str, Callable[..., str]] = {
     "synth": fingerprint_synth,
     "pocketsphinx": fingerprint_pocketsphinx,
     "asterisk": fingerprint_asterisk,
+    "transcriber": fingerprint_transcriber,
 }
 
 __all__ = ["FINGERPRINTS", "PREPARERS", "PrepareContext", "SourceRows"]

@@ -2,7 +2,8 @@
 
 563 prompts read by one professional speaker (Allison), telephone quality (8 kHz wav,
 resampled on preparation). Audio from ``asterisk-core-sounds-en-wav``, text from
-``asterisk-core-sounds-en``'s ``core-sounds-en.txt.gz``. Useful as a general-English set.
+``asterisk-core-sounds-en``'s ``core-sounds-en.txt.gz``. One speaker: use it for replay or for a
+general set, never both (``data prepare`` refuses that).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from workbench.recipe import AsteriskSource
 SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 APT = "apt-get install asterisk-core-sounds-en-wav asterisk-core-sounds-en"
+COLLECTION = "debian:asterisk-core-sounds-en"
 
 
 def _check(sounds: Path, texts: Path) -> None:
@@ -61,6 +63,7 @@ def prepare_asterisk(
                 speaker="asterisk-allison",
                 lang="en",
                 domain="general",
+                collection=COLLECTION,
             )
         )
     if spec.limit and len(out.candidates) > spec.limit:

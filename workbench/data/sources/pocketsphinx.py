@@ -51,6 +51,9 @@ def prepare_pocketsphinx(
                     speaker=f"pocketsphinx-{name}",
                     lang="en",
                     domain="general",
+                    # Two unrelated recordings that one package carries: a LibriVox reading
+                    # and a card-game speaker.
+                    collection=f"debian:pocketsphinx-testdata/{name}",
                 )
             )
     if spec.limit:
