@@ -425,6 +425,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_queue=args.max_queue,
             max_upload_mb=args.max_upload_mb,
             max_audio_seconds=args.max_audio_seconds,
+            max_new_tokens=args.max_new_tokens,
+            threads=args.threads,
         )
         serve(config, log=lambda m: print(m, flush=True))
     except (ServeConfigError, AdapterError) as exc:
@@ -694,6 +696,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-audio-seconds", type=float, default=3600.0, help="longest audio a request"
     )
+    serve.add_argument(
+        "--max-new-tokens",
+        type=int,
+        metavar="N",
+        help="at most N tokens per clip (per 30-second window of a longer one)",
+    )
+    serve.add_argument("--threads", type=int, help="torch threads for decoding (default: torch's)")
     serve.set_defaults(func=cmd_serve)
 
     models = sub.add_parser("models", help="list the bundled models and their cache state")

@@ -61,13 +61,21 @@ class ServeConfig:
     max_queue: int = 128
     max_upload_mb: float = 25.0  # the OpenAI API's own limit
     max_audio_seconds: float = 3600.0
+    max_new_tokens: int | None = None  # per 30-s window; default: all positions left
+    threads: int | None = None  # torch's intra-op threads; default: torch's own choice
     device: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ServeConfigError(f"--port: expected 0 to 65535, got {self.port}")
-        for option, value in (("--max-batch", self.max_batch), ("--max-queue", self.max_queue)):
-            if value < 1:
+        sizes = (
+            ("--max-batch", self.max_batch),
+            ("--max-queue", self.max_queue),
+            ("--max-new-tokens", self.max_new_tokens),
+            ("--threads", self.threads),
+        )
+        for option, value in sizes:
+            if value is not None and value < 1:
                 raise ServeConfigError(f"{option}: expected a positive integer, got {value}")
         if not 0 <= self.max_wait_ms <= 10_000:
             raise ServeConfigError(f"--max-wait-ms: expected 0 to 10000, got {self.max_wait_ms}")

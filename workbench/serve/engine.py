@@ -102,6 +102,10 @@ class ModelHost:
         from workbench.transcribe import AdapterSet
 
         start = time.perf_counter()
+        if self.config.threads:
+            import torch
+
+            torch.set_num_threads(self.config.threads)
         loaded = load_model(self.config.model, device=self.config.device)
         adapters = [m for m in self.models.values() if m.adapter]
         self.adapters = AdapterSet(
@@ -137,7 +141,10 @@ class ModelHost:
         options_key = (key.prompt, key.language, key.temperature)
         if options_key not in self._transcribers:
             options = DecodeOptions(
-                language=key.language, prompt=key.prompt, temperature=key.temperature
+                language=key.language,
+                prompt=key.prompt,
+                temperature=key.temperature,
+                max_new_tokens=self.config.max_new_tokens,
             )
             if self.loaded is None:
                 raise RuntimeError("the model is not loaded yet")
