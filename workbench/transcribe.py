@@ -242,7 +242,10 @@ class Transcriber:
             for part in parts:
                 text, tokens = self._text_and_tokens(part["tokens"])
                 if text:
-                    start, end = float(part["start"]), float(part["end"])
+                    # Within the audio: a window's last timestamp may point past its end.
+                    duration = len(audio) / SAMPLE_RATE
+                    start = min(max(float(part["start"]), 0.0), duration)
+                    end = min(max(float(part["end"]), start), duration)
                     segments.append(Segment(round(start, 3), round(end, 3), text, tokens))
             text = self.loaded.processor.tokenizer.decode(row, skip_special_tokens=True).strip()
             language = self._language(parts[0]["tokens"]) if parts else self._language(row)
