@@ -8,6 +8,7 @@ that a change of decoder (hallucination guards, the lexicon boost) is made in on
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,9 @@ from workbench.serve.config import ServeConfig
 if TYPE_CHECKING:
     from workbench.models.loading import LoadedModel
     from workbench.transcribe import AdapterSet, Transcriber, Transcript
+
+
+TRANSCRIBERS_KEPT = 32
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ class ModelHost:
             self.models[name] = ServedModel(name, True, folder, prompt, note)
         self.loaded: LoadedModel | None = None
         self.adapters: AdapterSet | None = None
-        self._transcribers: dict[tuple, Transcriber] = {}
+        # Decoding settings differ by request (prompt, language): keep the recent ones.
+        self._transcribers: OrderedDict[tuple, Transcriber] = OrderedDict()
         self.load_seconds: float | None = None
 
     def load(self) -> None:
@@ -151,6 +156,9 @@ class ModelHost:
             self._transcribers[options_key] = Transcriber(
                 self.loaded, options, batch_size=self.config.max_batch
             )
+            while len(self._transcribers) > TRANSCRIBERS_KEPT:
+                self._transcribers.popitem(last=False)
+        self._transcribers.move_to_end(options_key)
         return self._transcribers[options_key]
 
 
