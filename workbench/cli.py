@@ -407,6 +407,39 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    _quiet_transformers()
+    from workbench.export.adapter_check import AdapterError
+    from workbench.serve.config import ServeConfig, ServeConfigError, parse_adapter
+    from workbench.serve.server import ServeError, serve
+
+    try:
+        config = ServeConfig(
+            model=args.model,
+            adapters=[parse_adapter(a) for a in args.adapter or []],
+            host=args.host,
+            port=args.port,
+            api_key_env=args.api_key_env,
+            max_batch=args.max_batch,
+            max_wait_ms=args.max_wait_ms,
+            max_queue=args.max_queue,
+            max_upload_mb=args.max_upload_mb,
+            max_audio_seconds=args.max_audio_seconds,
+            max_new_tokens=args.max_new_tokens,
+            threads=args.threads,
+        )
+        serve(config, log=lambda m: print(m, flush=True))
+    except (ServeConfigError, AdapterError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except ServeError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
 def _folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -624,6 +657,53 @@ def build_parser() -> argparse.ArgumentParser:
         "--lexicon-prompt", action="store_true", help="bias decoding with the adapter's lexicon"
     )
     transcribe.set_defaults(func=cmd_transcribe)
+
+    serve = sub.add_parser(
+        "serve",
+        help="the OpenAI audio API (/v1/audio/transcriptions) for a base model and adapters",
+    )
+    serve.add_argument("--model", default="bundled:tiny.en", help="bundled:NAME, folder or hub id")
+    serve.add_argument(
+        "--adapter",
+        action="append",
+        metavar="[NAME=]PKG",
+        help="an adapter package, served as model NAME (default: its folder's name); repeatable",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="environment variable holding the API key clients send as 'Bearer KEY' "
+        "(required for a --host other than loopback)",
+    )
+    serve.add_argument(
+        "--max-batch",
+        type=int,
+        default=8,
+        help="most requests decoded in one batch (1: one at a time)",
+    )
+    serve.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=20.0,
+        help="how long the first request of a batch waits for others",
+    )
+    serve.add_argument(
+        "--max-queue", type=int, default=128, help="requests waiting beyond this get 429"
+    )
+    serve.add_argument("--max-upload-mb", type=float, default=25.0, help="largest upload")
+    serve.add_argument(
+        "--max-audio-seconds", type=float, default=3600.0, help="longest audio a request"
+    )
+    serve.add_argument(
+        "--max-new-tokens",
+        type=int,
+        metavar="N",
+        help="at most N tokens per clip (per 30-second window of a longer one)",
+    )
+    serve.add_argument("--threads", type=int, help="torch threads for decoding (default: torch's)")
+    serve.set_defaults(func=cmd_serve)
 
     models = sub.add_parser("models", help="list the bundled models and their cache state")
     models.add_argument(

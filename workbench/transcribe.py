@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -46,10 +48,18 @@ class DecodeOptions:
     prompt: str | None = None  # text that conditions decoding, e.g. the lexicon's terms
     max_new_tokens: int | None = None  # default: every position the decoder has left
     encoder_precision: str = "auto"  # see workbench.models.precision
+    temperature: float = 0.0  # 0: greedy (or beam search); above 0: sampling at it
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature: expected 0 to 2, got {self.temperature}")
 
     def generate_kwargs(self, loaded: LoadedModel) -> dict:
         max_positions = loaded.model.config.max_target_positions
         kwargs: dict = {"num_beams": self.num_beams, "do_sample": False}
+        if self.temperature > 0:
+            # Whisper's generate samples when given a temperature above 0.
+            kwargs = {"num_beams": self.num_beams, "temperature": self.temperature}
         room = max_positions - DECODER_PROMPT_ROOM
         if self.prompt:
             ids = loaded.processor.tokenizer.get_prompt_ids(self.prompt, return_tensors="pt")
@@ -62,6 +72,33 @@ class DecodeOptions:
             if self.language:
                 kwargs["language"] = self.language
         return kwargs
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of one transcript with its time span in seconds and its token ids."""
+
+    start: float
+    end: float
+    text: str
+    tokens: tuple[int, ...]
+
+    @property
+    def compression_ratio(self) -> float:
+        """Text bytes over gzip-compressed bytes, as Whisper reports it (repetition: high)."""
+        raw = self.text.encode("utf-8")
+        return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The text of one clip, its segments and duration, and the language it was decoded as
+    (a code; None when the model is English-only and none was given)."""
+
+    text: str
+    segments: tuple[Segment, ...]
+    duration: float
+    language: str | None = None
 
 
 @dataclass
@@ -133,6 +170,90 @@ class Transcriber:
         decoded = self.loaded.processor.batch_decode(ids, skip_special_tokens=True)
         return [text.strip() for text in decoded]
 
+    @torch.inference_mode()
+    def transcribe_timed(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
+        """Like :meth:`transcribe_arrays` (the same texts), with segments and durations.
+
+        Clips of at most 30 s are decoded in batches without timestamps: one segment each,
+        spanning the clip. Longer clips go through Whisper's long-form path together, in one
+        batch (each advancing window by window): one segment per timestamped stretch.
+        """
+        out: list[Transcript | None] = [None] * len(audios)
+        short = sorted(
+            (i for i, a in enumerate(audios) if len(a) <= MAX_SHORT_SAMPLES),
+            key=lambda i: len(audios[i]),
+        )
+        for start in range(0, len(short), self.batch_size):
+            batch = short[start : start + self.batch_size]
+            features = log_mel(self.loaded.processor.feature_extractor, [audios[i] for i in batch])
+            rows = self._generate_ids(features)
+            for i, row in zip(batch, rows, strict=True):
+                duration = len(audios[i]) / SAMPLE_RATE
+                text, tokens = self._text_and_tokens(row)
+                segment = Segment(0.0, round(duration, 3), text, tokens)
+                out[i] = Transcript(text, (segment,) if text else (), duration, self._language(row))
+        long = [i for i, a in enumerate(audios) if len(a) > MAX_SHORT_SAMPLES]
+        for start in range(0, len(long), self.batch_size):
+            batch = long[start : start + self.batch_size]
+            for i, transcript in zip(
+                batch, self._decode_long_timed([audios[i] for i in batch]), strict=True
+            ):
+                out[i] = transcript
+        return [t for t in out if t is not None]
+
+    def _generate_ids(self, features: torch.Tensor, **extra) -> torch.Tensor:
+        model = self.loaded.model
+        features = features.to(model.device, model.dtype)
+        return model.generate(features, **self.options.generate_kwargs(self.loaded), **extra)
+
+    def _text_and_tokens(self, ids: torch.Tensor) -> tuple[str, tuple[int, ...]]:
+        tokenizer = self.loaded.processor.tokenizer
+        text = tokenizer.decode(ids, skip_special_tokens=True).strip()
+        eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+        return text, tuple(int(t) for t in ids.tolist() if t < eot)
+
+    def _language(self, ids: torch.Tensor) -> str | None:
+        if self.options.language or not self.loaded.multilingual:
+            return self.options.language
+        tokenizer = self.loaded.processor.tokenizer
+        for token in tokenizer.convert_ids_to_tokens(ids[:4].tolist()):
+            code = token.strip("<|>") if token else ""
+            if code in self.loaded.languages:
+                return code
+        return None
+
+    def _decode_long_timed(self, audios: list[np.ndarray]) -> list[Transcript]:
+        extractor = self.loaded.processor.feature_extractor
+        out = extractor(
+            audios,
+            sampling_rate=SAMPLE_RATE,
+            truncation=False,
+            padding="longest",
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        mask = out.attention_mask.to(self.loaded.model.device)
+        result = self._generate_ids(
+            out.input_features, attention_mask=mask, return_timestamps=True, return_segments=True
+        )
+        transcripts = []
+        for audio, row, parts in zip(audios, result["sequences"], result["segments"], strict=True):
+            segments = []
+            for part in parts:
+                text, tokens = self._text_and_tokens(part["tokens"])
+                if text:
+                    # Within the audio: a window's last timestamp may point past its end.
+                    duration = len(audio) / SAMPLE_RATE
+                    start = min(max(float(part["start"]), 0.0), duration)
+                    end = min(max(float(part["end"]), start), duration)
+                    segments.append(Segment(round(start, 3), round(end, 3), text, tokens))
+            text = self.loaded.processor.tokenizer.decode(row, skip_special_tokens=True).strip()
+            language = self._language(parts[0]["tokens"]) if parts else self._language(row)
+            transcripts.append(
+                Transcript(text, tuple(segments), len(audio) / SAMPLE_RATE, language)
+            )
+        return transcripts
+
     def _decode_short(
         self, audios: list[np.ndarray], cache: EncoderCache | None = None, key: int = 0
     ) -> list[str]:
@@ -200,7 +321,13 @@ class AdapterSet:
     present, its shapes fitting) and loaded under its folder's name.
     """
 
-    def __init__(self, loaded: LoadedModel, folders: Sequence[str | Path]) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        folders: Sequence[str | Path],
+        names: Sequence[str] | None = None,
+    ) -> None:
+        """``names``: one per folder (default: each folder's name, numbered when repeated)."""
         from peft import PeftModel
 
         from workbench.export.adapter_check import AdapterError, check_adapter_fits
@@ -211,10 +338,14 @@ class AdapterSet:
         self.folders: dict[str, Path] = {}
         base = loaded.model  # checks look at the base model's own module names
         base_sha = model_fingerprint(loaded.spec, loaded.path) if folders else None
-        for folder in map(Path, folders):
+        if names is not None and len(names) != len(folders):
+            raise ValueError(f"names: expected {len(folders)} names, got {len(names)}")
+        for index, folder in enumerate(map(Path, folders)):
             check_adapter_fits(folder, loaded.spec, base, base_sha)
-            name = folder.resolve().name
+            name = names[index] if names is not None else folder.resolve().name
             if name in self.folders:
+                if names is not None:
+                    raise ValueError(f"names: {name!r} given twice")
                 name = f"{name}-{len(self.names)}"
             if not self.names:
                 loaded.model = PeftModel.from_pretrained(
@@ -231,6 +362,16 @@ class AdapterSet:
     def activate(self, name: str | None) -> None:
         if name is not None:
             self.loaded.model.set_adapter(name)
+
+    @contextmanager
+    def using(self, name: str | None) -> Iterator[None]:
+        """Decode with adapter ``name`` inside the block; None: the base model alone."""
+        if name is None and self.names:
+            with self.loaded.model.disable_adapter():
+                yield
+        else:
+            self.activate(name)
+            yield
 
     def trained_without_prompt(self) -> list[str]:
         """The adapters whose recipe trained them without the lexicon prompt

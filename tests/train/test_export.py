@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import zipfile
 
 import numpy as np
@@ -64,6 +65,9 @@ def test_peft_package(run, tiny_model_dir, tmp_path):
     front = yaml.safe_load(card.split("---")[1])
     assert front["library_name"] == "peft" and front["base_model"] == str(tiny_model_dir)
     assert len(front["base_model_sha256"]) == 64
+    # How to serve it and call it.
+    assert f"workbench serve --model {tiny_model_dir} --adapter tiny-export=" in card
+    assert "-F model=tiny-export" in card and 'create(model="tiny-export"' in card
     base = WhisperForConditionalGeneration.from_pretrained(tiny_model_dir)
     model = PeftModel.from_pretrained(base, str(folder)).eval()
     assert model.generate(features(tiny_model_dir)[:1], max_new_tokens=3).shape[0] == 1
@@ -202,3 +206,19 @@ def test_adapters_trained_without_the_prompt_are_named(run, tiny_model_dir, tmp_
     assert adapters.names == ["plain", "adapter", "prompted"]
     # The package holds its recipe; a run's adapter/ is read through the run's recipe.yaml.
     assert adapters.trained_without_prompt() == ["plain", "adapter"]
+
+
+def test_ct2_without_ctranslate2_says_what_to_install(tmp_path, monkeypatch, capsys):
+    """The default install has no CTranslate2: the CLI and the UI's export say in one line
+    what to install, with no traceback."""
+    from workbench.cli import main
+    from workbench.ui.export_tab import build_export
+
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # import ctranslate2 -> ImportError
+    monkeypatch.setitem(sys.modules, "ctranslate2.converters", None)
+    assert main(["export", str(tmp_path), "--format", "ct2"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'ctranslate2>=4.4'" in err
+    assert "Traceback" not in err
+    with pytest.raises(ExportError, match=r"pip install 'ctranslate2>=4\.4'"):
+        build_export(tmp_path, "ct2")

@@ -17,6 +17,33 @@ def _figures_table(report: dict) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {line}" for line in difference_lines(report))
 
 
+def _serve_section(recipe: Recipe) -> list[str]:
+    """How to serve the package (the OpenAI audio API) and how to call it."""
+    name = recipe.name
+    return [
+        "## Serve",
+        "",
+        "An OpenAI-compatible endpoint (`/v1/audio/transcriptions`); the package's lexicon "
+        "prompt applies when its recipe decodes with it (send `lexicon=false` to turn it off):",
+        "",
+        "```bash",
+        f"workbench serve --model {recipe.base_model} --adapter {name}=path/to/this/folder",
+        "# listens on http://127.0.0.1:8000; another --host needs --api-key-env VAR",
+        "curl http://127.0.0.1:8000/v1/audio/transcriptions \\",
+        f"  -F file=@clip.wav -F model={name} -F response_format=text",
+        "```",
+        "",
+        "```python",
+        "from openai import OpenAI",
+        "",
+        'client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="unused-on-loopback")',
+        'with open("clip.wav", "rb") as f:',
+        f'    print(client.audio.transcriptions.create(model="{name}", file=f).text)',
+        "```",
+        "",
+    ]
+
+
 def model_card(recipe: Recipe, info: dict, report: dict | None, status: dict) -> str:
     """Markdown with YAML front matter: base model and hash, domain, data, figures, limits."""
     meta = info["meta"]
@@ -80,6 +107,7 @@ def model_card(recipe: Recipe, info: dict, report: dict | None, status: dict) ->
         "",
         f"or `workbench transcribe AUDIO --model {recipe.base_model} --adapter path/to/this/folder`.",
         "",
+        *_serve_section(recipe),
     ]
     return (
         "---\n"

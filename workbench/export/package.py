@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 FORMATS = ("peft", "merged", "ct2")
 CT2_QUANTIZATIONS = ("int8", "int8_float32", "float16", "float32")
+CT2_MISSING = (
+    "the ct2 (faster-whisper) format needs CTranslate2, which the default install leaves out: "
+    "pip install 'ctranslate2>=4.4' (or pip install -e '.[ct2]'), then export again"
+)
 
 
 class ExportError(RuntimeError):
@@ -117,7 +121,10 @@ def export_ct2(run_dir: str | Path, out: str | Path, quantization: str = "int8")
         raise ExportError(
             f"quantization {quantization!r}; expected one of {', '.join(CT2_QUANTIZATIONS)}"
         )
-    from ctranslate2.converters import TransformersConverter
+    try:
+        from ctranslate2.converters import TransformersConverter
+    except ImportError:
+        raise ExportError(CT2_MISSING) from None
 
     with tempfile.TemporaryDirectory() as merged:
         export_merged(run_dir, Path(merged) / "model")

@@ -1,0 +1,171 @@
+"""The models a server holds, and the one function through which it decodes.
+
+A :class:`ModelHost` keeps one base model and its adapter packages in memory; :func:`decode`
+is the only call from the server into the decoding library (``workbench.transcribe``), so
+that a change of decoder (hallucination guards, the lexicon boost) is made in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from workbench.export.adapter_check import AdapterError, read_adapter_info
+from workbench.serve.config import ServeConfig
+
+if TYPE_CHECKING:
+    from workbench.models.loading import LoadedModel
+    from workbench.transcribe import AdapterSet, Transcriber, Transcript
+
+
+TRANSCRIBERS_KEPT = 32
+
+
+@dataclass(frozen=True)
+class DecodeKey:
+    """What a batch shares: the served model, the prompt, the language, the temperature."""
+
+    model: str
+    prompt: str | None = None
+    language: str | None = None
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A name clients pass as ``model``: the base model, or an adapter package on it.
+
+    ``lexicon_prompt`` is the package's lexicon as a decoding prompt when its recipe decodes
+    with it (``lexicon.prompt: true``) and trained with it (``train.prompt_p`` above 0);
+    ``note`` says why it is or is not applied.
+    """
+
+    name: str
+    adapter: bool
+    folder: Path | None = None
+    lexicon_prompt: str | None = None
+    note: str = ""
+
+
+def package_settings(folder: Path) -> tuple[str | None, str]:
+    """The lexicon prompt an adapter package applies by default, and why (or why not)."""
+    from workbench.lexicon import LexiconError, load_lexicon
+    from workbench.schema import RecipeError, safe_yaml
+
+    lexicon_path, recipe_path = folder / "lexicon.tsv", folder / "recipe.yaml"
+    if not lexicon_path.is_file():
+        return None, "no lexicon.tsv in the package"
+    recipe: dict = {}
+    if recipe_path.is_file():
+        try:
+            data = safe_yaml(recipe_path.read_text(encoding="utf-8"), str(recipe_path))
+        except (RecipeError, UnicodeDecodeError) as exc:
+            return None, f"recipe.yaml unreadable ({exc}); lexicon prompt off"
+        recipe = data if isinstance(data, dict) else {}
+    lexicon_spec = recipe.get("lexicon") if isinstance(recipe.get("lexicon"), dict) else {}
+    train = recipe.get("train") if isinstance(recipe.get("train"), dict) else {}
+    if not lexicon_spec.get("prompt"):
+        return None, "its recipe decodes without the lexicon prompt"
+    if not train.get("prompt_p"):
+        return None, "trained without the lexicon prompt (train.prompt_p: 0); prompt off"
+    try:
+        text = load_lexicon(lexicon_path).prompt_text()
+    except (LexiconError, OSError, ValueError) as exc:
+        raise AdapterError(f"{lexicon_path}: {exc}") from None
+    return text, "lexicon prompt on (its recipe's lexicon.prompt)"
+
+
+class ModelHost:
+    """The base model and its adapters; built from the config, loaded by :meth:`load`.
+
+    The package files are checked at construction (cheap, before the server binds); the
+    model loads later, on the worker thread, with each adapter checked against it.
+    """
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.models: dict[str, ServedModel] = {config.model: ServedModel(config.model, False)}
+        for name, folder in config.adapters:
+            read_adapter_info(folder)  # raises AdapterError for a folder that is no adapter
+            prompt, note = package_settings(folder)
+            self.models[name] = ServedModel(name, True, folder, prompt, note)
+        self.loaded: LoadedModel | None = None
+        self.adapters: AdapterSet | None = None
+        # Decoding settings differ by request (prompt, language): keep the recent ones.
+        self._transcribers: OrderedDict[tuple, Transcriber] = OrderedDict()
+        self.load_seconds: float | None = None
+
+    def load(self) -> None:
+        """Load the base model and apply every adapter (raises AdapterError, ModelLoadError)."""
+        from workbench.models.loading import load_model
+        from workbench.transcribe import AdapterSet
+
+        start = time.perf_counter()
+        if self.config.threads:
+            import torch
+
+            torch.set_num_threads(self.config.threads)
+        loaded = load_model(self.config.model, device=self.config.device)
+        adapters = [m for m in self.models.values() if m.adapter]
+        self.adapters = AdapterSet(
+            loaded, [m.folder for m in adapters], names=[m.name for m in adapters]
+        )
+        self.loaded = loaded
+        self.load_seconds = time.perf_counter() - start
+
+    def language_code(self, language: str | None) -> str | None:
+        """The language code decoding is told, or None.
+
+        Raises:
+            ValueError: a language the model does not know (English-only models know English).
+        """
+        from workbench.models.info import language_code
+
+        if not language:
+            return None
+        code = language_code(language)
+        if self.loaded is None:
+            raise RuntimeError("the model is not loaded yet")
+        if not self.loaded.multilingual:
+            if code != "en":
+                raise ValueError(f"{self.config.model} is English-only; language {language!r}")
+            return None
+        if code not in self.loaded.languages:
+            raise ValueError(f"{self.config.model} has no language {language!r}")
+        return code
+
+    def transcriber(self, key: DecodeKey) -> Transcriber:
+        from workbench.transcribe import DecodeOptions, Transcriber
+
+        options_key = (key.prompt, key.language, key.temperature)
+        if options_key not in self._transcribers:
+            options = DecodeOptions(
+                language=key.language,
+                prompt=key.prompt,
+                temperature=key.temperature,
+                max_new_tokens=self.config.max_new_tokens,
+            )
+            if self.loaded is None:
+                raise RuntimeError("the model is not loaded yet")
+            self._transcribers[options_key] = Transcriber(
+                self.loaded, options, batch_size=self.config.max_batch
+            )
+            while len(self._transcribers) > TRANSCRIBERS_KEPT:
+                self._transcribers.popitem(last=False)
+        self._transcribers.move_to_end(options_key)
+        return self._transcribers[options_key]
+
+
+def decode(host: ModelHost, key: DecodeKey, audios: Sequence[np.ndarray]) -> list[Transcript]:
+    """Transcribe one batch of 16 kHz clips with ``key``'s model and settings."""
+    served = host.models[key.model]
+    if host.adapters is None:
+        raise RuntimeError("the model is not loaded yet")
+    with host.adapters.using(served.name if served.adapter else None):
+        return host.transcriber(key).transcribe_timed(audios)
