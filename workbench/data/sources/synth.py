@@ -24,7 +24,14 @@ import soxr
 from workbench.audio import SAMPLE_RATE
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.sources._files import file_digest
-from workbench.data.templates import Sentence, TemplateError, carriers, fill, load_templates
+from workbench.data.templates import (
+    Sentence,
+    TemplateError,
+    carriers,
+    fill,
+    load_templates,
+    pick,
+)
 from workbench.data.tts import VoiceError, get_voice
 from workbench.paths import workbench_home
 from workbench.recipe import SynthSource
@@ -75,7 +82,7 @@ def sentences_for(spec: SynthSource, ctx: PrepareContext) -> list[Sentence]:
             continue
         for _ in range(spec.per_term):
             for _ in range(MAX_TRIES):
-                sentence = fill(rng.choice(usable), ctx.lexicon, rng, fixed=term)
+                sentence = fill(pick(usable, rng), ctx.lexicon, rng, fixed=term)
                 key = sentence.written.casefold()
                 combo = frozenset(sentence.terms)
                 if key in seen or (heldout and key in ctx.avoid_sentences):
