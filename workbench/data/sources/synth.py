@@ -2,6 +2,7 @@
 
 Every term of the lexicon (or of the chosen categories) gets ``per_term`` sentences; voices
 take turns, and the speaking rate is drawn per sentence from ``min_rate``..``max_rate``. The
+``limit`` keeps an even spread of the sentences over the terms. The
 ``heldout`` split uses only the held-out templates and avoids the term combinations of the
 training sentences. The same seed gives the same sentences, voices and rates; clips are
 cached by (voice, rate, spoken text), so a second preparation synthesizes nothing.
@@ -127,8 +128,10 @@ def _cached_clip(voice_name: str, rate: float, spoken: str) -> Path:
 def prepare_synth(spec: SynthSource, ctx: PrepareContext) -> SourceRows:
     """Synthesize the sentences into the staging folder and return them as candidates."""
     sentences = sentences_for(spec, ctx)
-    if spec.limit:
-        sentences = sentences[: spec.limit]
+    if spec.limit and spec.limit < len(sentences):
+        # An even spread over the terms (the list runs term by term, category by category).
+        step = len(sentences) / spec.limit
+        sentences = [sentences[int(i * step)] for i in range(spec.limit)]
     rng = random.Random(f"{spec.seed}:{spec.split}:voices")
     # Two sources of one split may differ only in their voices: keep their ids apart.
     tag = hashlib.sha1(f"{spec.voices}|{spec.speak}".encode()).hexdigest()[:6]
