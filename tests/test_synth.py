@@ -90,7 +90,7 @@ def test_speaking_rate_changes_duration():
 @pytest.mark.parametrize(
     ("name", "words"),
     [
-        ("joe", "expected piper:NAME or espeak:VOICE"),
+        ("joe", "expected piper:NAME, espeak:VOICE"),
         ("piper:bob", "unknown piper voice 'bob'"),
         ("festival:kal", "unknown voice engine 'festival'"),
     ],

@@ -50,7 +50,7 @@ def test_fill_gives_written_and_spoken_forms(tmp_path):
     code = sentence.written.split()[-1].rstrip(".")
     assert len(code) == 3 and code.isdigit()
     assert sentence.terms == ("metoprolol",)
-    assert sentence.template == "train:2"
+    assert sentence.template == "train:2.0"
 
 
 def test_fill_is_deterministic_for_a_seed(tmp_path):

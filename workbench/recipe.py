@@ -71,12 +71,77 @@ def _path_field(kind: Literal["file", "dir", "any"], **kwargs: Any) -> Any:
 # --- data ------------------------------------------------------------------------------
 
 
+CONDITION_NOISES = ("white", "pink", "brown", "machinery", "monitor", "babble")
+
+
+@dataclass(kw_only=True)
+class ConditionSpec(Spec):
+    """A fixed listening condition a source's clips are rendered in when prepared.
+
+    ``clean`` leaves the audio as it is (and records the condition); ``noise`` adds the
+    ``noise`` kind at an SNR drawn per clip from ``min_snr_db``..``max_snr_db``
+    (``babble``: other clips of the same source talking at once); ``telephone`` is the
+    300-3400 Hz band at 8 kHz, mu-law when ``codec``. Seeded per clip: the same recipe
+    gives the same audio.
+    """
+
+    kind: Literal["clean", "noise", "telephone"] = "clean"
+    noise: str | None = None
+    min_snr_db: float = 10.0
+    max_snr_db: float = 15.0
+    codec: bool = True
+    seed: int = 0
+
+    def check(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if self.kind == "noise":
+            if self.noise not in CONDITION_NOISES:
+                out.append(
+                    (
+                        "noise",
+                        f"expected one of {', '.join(CONDITION_NOISES)} for kind noise, "
+                        f"got {self.noise!r}",
+                    )
+                )
+            for name in ("min_snr_db", "max_snr_db"):
+                if not -20 <= getattr(self, name) <= 60:
+                    out.append((name, f"expected [-20, 60] dB, got {getattr(self, name)}"))
+            if self.min_snr_db > self.max_snr_db:
+                out.append(
+                    (
+                        "max_snr_db",
+                        f"must be >= min_snr_db ({self.min_snr_db}), got {self.max_snr_db}",
+                    )
+                )
+        elif self.noise is not None:
+            out.append(("noise", f"only kind: noise takes a noise kind (kind is {self.kind!r})"))
+        return out
+
+    @property
+    def label(self) -> str:
+        """The manifest's ``condition``: ``clean``, ``telephone``, ``babble 10-15 dB``."""
+        if self.kind == "noise":
+            return f"{self.noise} {self.min_snr_db:g}-{self.max_snr_db:g} dB"
+        return self.kind
+
+    @property
+    def tag(self) -> str:
+        """The label as an id suffix: ``clean``, ``telephone``, ``babble10-15dB``."""
+        return self.label.replace(" ", "")
+
+
 @dataclass(kw_only=True)
 class SourceSpec(Spec):
-    """One data source; ``source`` names its kind (see ``SOURCES``)."""
+    """One data source; ``source`` names its kind (see ``SOURCES``).
+
+    ``condition`` renders every clip of the source in a listening condition (noise of a
+    kind, telephone band) when prepared, and records it in the manifest; ids get the
+    condition as a suffix, so one source listed under two conditions keeps its ids apart.
+    """
 
     source: str
     limit: int | None = None  # keep at most this many utterances
+    condition: ConditionSpec | None = None
 
     def check(self) -> list[tuple[str, str]]:
         if self.limit is not None and self.limit < 1:

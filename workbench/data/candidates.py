@@ -24,6 +24,7 @@ class Candidate:
     # manifest): a general set must share none with training or replay. None for
     # synthetic speech, whose voice (``speaker``) is what it shares.
     collection: str | None = None
+    condition: str | None = None  # set by a source's ``condition`` (workbench.data.conditions)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """The manifest: JSON Lines, one utterance a line, the boundary between data and training.
 
-``{"id", "audio", "text"}`` plus optional ``duration``, ``speaker``, ``lang``, ``domain``.
+``{"id", "audio", "text"}`` plus optional ``duration``, ``speaker``, ``lang``, ``domain``,
+``condition`` (the listening condition a clip was rendered in: ``clean``, ``telephone``,
+``babble 10-15 dB``).
 ``audio`` is a path, relative to the manifest's folder or absolute.
 """
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from workbench.fileio import write_text_atomic
 
-OPTIONAL = ("duration", "speaker", "lang", "domain")
+OPTIONAL = ("duration", "speaker", "lang", "domain", "condition")
 
 
 class ManifestError(ValueError):
@@ -31,6 +33,7 @@ class Utterance:
     speaker: str | None = None
     lang: str | None = None
     domain: str | None = None
+    condition: str | None = None  # a listening condition: clean, telephone, "babble 10-15 dB"
 
     def to_json(self, base: Path | None = None) -> str:
         row = {k: v for k, v in asdict(self).items() if v is not None}

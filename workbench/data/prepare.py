@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.data.candidates import PrepareContext, RowProblem, SourceError
+from workbench.data.conditions import apply_condition
 from workbench.data.independence import Footprint, default_collection, general_overlaps, refusal
 from workbench.data.manifest import Utterance, read_manifest, write_manifest
 from workbench.data.sources import FINGERPRINTS, PREPARERS
@@ -252,6 +253,11 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
             except (SourceError, OSError) as exc:
                 raise DataError(f"data.{split}[{index}]: {exc}") from None
             footprints.append(print_of(split, index, spec, rows.candidates))
+            if spec.condition is not None:
+                try:
+                    rows.candidates = apply_condition(rows.candidates, spec.condition, ctx)
+                except (SourceError, ValueError) as exc:
+                    raise DataError(f"data.{split}[{index}].condition: {exc}") from None
             dropped[split] += rows.problems
             for cand in rows.candidates:
                 result = validator.check(cand, split)

@@ -12,7 +12,14 @@ scripts a voice cannot read, e.g. Chinese characters spoken from pinyin). Slots:
 - ``{decimal:LO-HI}``: a number with one decimal, e.g. 2.5, "two point five";
 - ``{digits:N}``: N digits read one by one, e.g. 407, "four zero seven".
 
-Held-out templates are never used for training, so evaluation sentences are new sentences.
+A line is also a small grammar: ``(a|b|)`` is a choice of alternatives (an empty one makes
+the part optional), so ``(Please |)(start|begin) {drug}(| tonight).`` writes 2 x 2 x 2 = 8
+carriers. A line with a spoken form needs the same choices in both, taken together. Every
+carrier of a line is a template of its own (``line``, ``variant``); sentences pick a line
+first and then one of its carriers, so a line's weight does not grow with its grammar.
+
+Held-out templates are never used for training, so evaluation sentences are new sentences;
+a carrier written in both sections is an error.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from workbench.lexicon import Lexicon, Term
 
 SECTIONS = ("train", "heldout")
 _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
+_CHOICE = re.compile(r"\(([^()]*\|[^()]*)\)")  # (a|b|): only parentheses holding a '|'
+MAX_CARRIERS_PER_LINE = 1000
 _ONES = [
     "zero",
     "one",
@@ -93,6 +102,7 @@ class Template:
     line: int
     written_slots: tuple[Slot, ...]
     spoken_slots: tuple[Slot, ...]
+    variant: int = 0  # which carrier of the line's grammar
 
     @property
     def categories(self) -> set[str]:
@@ -109,6 +119,42 @@ class Sentence:
 
 def _slots(text: str) -> tuple[Slot, ...]:
     return tuple(Slot(m.group(1), m.group(2), m.start(), m.end()) for m in _SLOT.finditer(text))
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+([,.;:?!])", r"\1", text)
+    return text[:1].upper() + text[1:] if text[:1].isalpha() else text
+
+
+def _choices(text: str) -> list[list[str]]:
+    return [m.group(1).split("|") for m in _CHOICE.finditer(text)]
+
+
+def expand(text: str) -> list[str]:
+    """Every carrier a grammar line writes, in order (``(a|b) x`` -> ``A x``, ``B x``)."""
+    if not _choices(text):
+        return [text]
+    return [_tidy(t) for t in _expand_pair(text, text)[0]]
+
+
+def _expand_pair(written: str, spoken: str) -> tuple[list[str], list[str]]:
+    groups = _choices(written)
+    if not groups:
+        return [written], [spoken]
+    spoken_groups = _choices(spoken) if spoken is not written else groups
+    picks: list[tuple[int, ...]] = [()]
+    for group in groups:
+        picks = [(*p, i) for p in picks for i in range(len(group))]
+
+    def render(text: str, options: list[list[str]], chosen: tuple[int, ...]) -> str:
+        it = iter(range(len(options)))
+        return _CHOICE.sub(lambda m: options[(k := next(it))][chosen[k]], text)
+
+    return (
+        [render(written, groups, p) for p in picks],
+        [render(spoken, spoken_groups, p) for p in picks],
+    )
 
 
 def _check_slot(slot: Slot, lexicon: Lexicon | None) -> str | None:
@@ -159,17 +205,55 @@ def load_templates(path: str | Path, lexicon: Lexicon | None = None) -> list[Tem
             continue
         written, _, spoken = raw.strip().partition("\t")
         spoken = spoken.strip() or written
-        w_slots, s_slots = _slots(written), _slots(spoken)
-        if [s.kind for s in w_slots] != [s.kind for s in s_slots]:
-            problems.append(f"{path}:{number}: written and spoken forms have different slots")
+        w_groups = _choices(written)
+        if spoken is not written and [len(g) for g in w_groups] != [
+            len(g) for g in _choices(spoken)
+        ]:
+            problems.append(
+                f"{path}:{number}: written and spoken forms need the same (a|b) choices"
+            )
             continue
-        if not w_slots:
-            problems.append(f"{path}:{number}: template has no slot")
+        count = 1
+        for group in w_groups:
+            count *= len(group)
+        if count > MAX_CARRIERS_PER_LINE:
+            problems.append(
+                f"{path}:{number}: the line writes {count} carriers; at most "
+                f"{MAX_CARRIERS_PER_LINE} (split it into several lines)"
+            )
             continue
-        bad = [p for s in w_slots if (p := _check_slot(s, lexicon))]
-        problems += [f"{path}:{number}: {p}" for p in bad]
-        if not bad:
-            out.append(Template(written, spoken, section, number, w_slots, s_slots))
+        if re.search(r"[()]", _CHOICE.sub("", written)) and "|" in _CHOICE.sub("", written):
+            problems.append(f"{path}:{number}: nested or unbalanced (a|b) choices")
+            continue
+        line_problem = False
+        writtens, spokens = _expand_pair(written, spoken)
+        for variant, (w, sp) in enumerate(zip(writtens, spokens, strict=True)):
+            if w_groups:  # a choice can leave double spaces or a lower-case start
+                w, sp = _tidy(w), _tidy(sp)
+            w_slots, s_slots = _slots(w), _slots(sp)
+            if [s.kind for s in w_slots] != [s.kind for s in s_slots]:
+                problems.append(f"{path}:{number}: written and spoken forms have different slots")
+                line_problem = True
+                break
+            if not w_slots:
+                problems.append(f"{path}:{number}: template has no slot ({w!r})")
+                line_problem = True
+                break
+            bad = [p for s in w_slots if (p := _check_slot(s, lexicon))]
+            if bad:
+                problems += [f"{path}:{number}: {p}" for p in dict.fromkeys(bad)]
+                line_problem = True
+                break
+            out.append(Template(w, sp, section, number, w_slots, s_slots, variant))
+        if line_problem:
+            continue
+    train_carriers = {t.written.casefold(): t.line for t in out if t.section == "train"}
+    for t in out:
+        if t.section == "heldout" and t.written.casefold() in train_carriers:
+            problems.append(
+                f"{path}:{t.line}: held-out carrier {t.written!r} is also a training carrier "
+                f"(line {train_carriers[t.written.casefold()]})"
+            )
     for name in SECTIONS:
         if not any(t.section == name for t in out) and not problems:
             problems.append(f"{path}: no templates in section [{name}]")
@@ -228,8 +312,16 @@ def fill(
         written=_substitute(template.written, template.written_slots, written),
         spoken=_substitute(template.spoken, template.spoken_slots, spoken),
         terms=tuple(terms),
-        template=f"{template.section}:{template.line}",
+        template=f"{template.section}:{template.line}.{template.variant}",
     )
+
+
+def pick(templates: list[Template], rng: random.Random) -> Template:
+    """A line drawn uniformly, then one of its carriers: grammar-rich lines weigh no more."""
+    lines: dict[tuple[str, int], list[Template]] = {}
+    for t in templates:
+        lines.setdefault((t.section, t.line), []).append(t)
+    return rng.choice(rng.choice(list(lines.values())))
 
 
 def carriers(

@@ -93,4 +93,5 @@ class Validator:
             speaker=cand.speaker,
             lang=cand.lang,
             domain=cand.domain,
+            condition=cand.condition,
         )

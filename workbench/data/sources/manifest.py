@@ -125,6 +125,7 @@ def prepare_manifest(spec: ManifestSource, ctx: PrepareContext) -> SourceRows:
                     speaker=utt.speaker,
                     lang=utt.lang,
                     domain=utt.domain,
+                    condition=utt.condition,
                 )
             )
             if spec.limit and len(out.candidates) >= spec.limit:

@@ -2,6 +2,7 @@
 
 Every term of the lexicon (or of the chosen categories) gets ``per_term`` sentences; voices
 take turns, and the speaking rate is drawn per sentence from ``min_rate``..``max_rate``. The
+``limit`` keeps an even spread of the sentences over the terms. The
 ``heldout`` split uses only the held-out templates and avoids the term combinations of the
 training sentences. The same seed gives the same sentences, voices and rates; clips are
 cached by (voice, rate, spoken text), so a second preparation synthesizes nothing.
@@ -24,7 +25,14 @@ import soxr
 from workbench.audio import SAMPLE_RATE
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.sources._files import file_digest
-from workbench.data.templates import Sentence, TemplateError, carriers, fill, load_templates
+from workbench.data.templates import (
+    Sentence,
+    TemplateError,
+    carriers,
+    fill,
+    load_templates,
+    pick,
+)
 from workbench.data.tts import VoiceError, get_voice
 from workbench.paths import workbench_home
 from workbench.recipe import SynthSource
@@ -75,7 +83,7 @@ def sentences_for(spec: SynthSource, ctx: PrepareContext) -> list[Sentence]:
             continue
         for _ in range(spec.per_term):
             for _ in range(MAX_TRIES):
-                sentence = fill(rng.choice(usable), ctx.lexicon, rng, fixed=term)
+                sentence = fill(pick(usable, rng), ctx.lexicon, rng, fixed=term)
                 key = sentence.written.casefold()
                 combo = frozenset(sentence.terms)
                 if key in seen or (heldout and key in ctx.avoid_sentences):
@@ -120,8 +128,10 @@ def _cached_clip(voice_name: str, rate: float, spoken: str) -> Path:
 def prepare_synth(spec: SynthSource, ctx: PrepareContext) -> SourceRows:
     """Synthesize the sentences into the staging folder and return them as candidates."""
     sentences = sentences_for(spec, ctx)
-    if spec.limit:
-        sentences = sentences[: spec.limit]
+    if spec.limit and spec.limit < len(sentences):
+        # An even spread over the terms (the list runs term by term, category by category).
+        step = len(sentences) / spec.limit
+        sentences = [sentences[int(i * step)] for i in range(spec.limit)]
     rng = random.Random(f"{spec.seed}:{spec.split}:voices")
     # Two sources of one split may differ only in their voices: keep their ids apart.
     tag = hashlib.sha1(f"{spec.voices}|{spec.speak}".encode()).hexdigest()[:6]
