@@ -82,19 +82,20 @@ def _valid_entry(entry: object) -> bool:
     )
 
 
-def read_choices() -> dict[str, dict]:
+def read_choices(warn: bool = True) -> dict[str, dict]:
     """The cached choices by key; a missing file is empty, a corrupt one is ignored (warned)."""
     path = cache_path()
+    _warn_if = _warn if warn else lambda message: None
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        _warn(f"{path}: unreadable precision cache ({exc}); ignoring it and measuring again")
+        _warn_if(f"{path}: unreadable precision cache ({exc}); ignoring it and measuring again")
         return {}
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, dict) or not all(map(_valid_entry, choices.values())):
-        _warn(f"{path}: not a precision cache (expected {{'choices': {{...}}}}); ignoring it")
+        _warn_if(f"{path}: not a precision cache (expected {{'choices': {{...}}}}); ignoring it")
         return {}
     return choices
 
@@ -102,7 +103,7 @@ def read_choices() -> dict[str, dict]:
 def _write_choice(key: str, entry: dict) -> None:
     """Add one entry to the cache file atomically (temporary file, then rename)."""
     path = cache_path()
-    choices = read_choices()
+    choices = read_choices(warn=False)  # a corrupt file was warned of when read for the key
     choices[key] = entry
     text = json.dumps({"version": 1, "choices": choices}, indent=2)
     tmp: Path | None = None
