@@ -4,11 +4,13 @@
 
 The same real clips (pocketsphinx LibriVox and cards, Asterisk prompts) decoded greedily
 without timestamps by: the workbench's Transcriber (transformers, batched; its default
-encoder precision, bf16 where the CPU has it natively, and float32 throughout), and
+encoder precision `auto`, and float32 throughout), and
 faster-whisper on the same bundled CTranslate2 checkpoint in int8 and float32 (one clip at a
 time, its usual use; no VAD, no previous-text conditioning). Prints the real-time factor of
 each and the ratio workbench / faster-whisper int8 (goal: at most 1.0 on CPU), and how many
-transcripts equal faster-whisper float32's (same decoding settings: expected all).
+transcripts equal faster-whisper float32's (same decoding settings: expected all). `auto`'s
+probe is measured afresh (and kept, as a first use would) unless --keep-probe; the bench prints
+what it chose and its timings.
 
 With --run RUN_DIR (a finished `workbench run`, default: the one bench/accuracy_per_minute.py
 leaves), also the whole evaluation as `workbench eval` does it: base against adapted on up to
@@ -140,6 +142,18 @@ def _evaluation_row(recipe, name: str, run_dir: Path, utts: list, work: Path, th
     return row
 
 
+def auto_precision(loaded, remeasure: bool) -> tuple[str, dict | None]:
+    """What `auto` chooses for ``loaded`` here and why, measured again when ``remeasure``."""
+    from workbench.models.precision import auto_candidates
+    from workbench.models.probe import choose_encoder_precision, describe
+
+    candidates = auto_candidates(loaded.device)
+    if len(candidates) == 1:
+        return f"{candidates[0]}: no native bf16 on this device, nothing to measure", None
+    entry = choose_encoder_precision(loaded.model, loaded.identity, candidates, remeasure=remeasure)
+    return describe(entry), entry
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
@@ -155,6 +169,11 @@ def main() -> None:
         choices=("auto", "fp32", "bf16"),
         default="fp32",
         help="the evaluation's encoder precision for --run (default: evaluation's default)",
+    )
+    parser.add_argument(
+        "--keep-probe",
+        action="store_true",
+        help="let auto use the precision already measured on this machine (default: measure)",
     )
     args = parser.parse_args()
 
@@ -178,6 +197,9 @@ def main() -> None:
         for precision in ("fp32", "auto"):  # a fresh model each: bf16 is not undone
             loaded = load_model(f"bundled:{name}", device="cpu")
             language = "en" if loaded.multilingual else None
+            if precision == "auto":
+                row["auto_why"], row["auto_probe"] = auto_precision(loaded, not args.keep_probe)
+                print(f"{name}: encoder_precision auto -> {row['auto_why']}", flush=True)
             options = DecodeOptions(language=language, encoder_precision=precision)
             transcriber = Transcriber(loaded, options, args.batch)
             ours_s, texts[precision] = best_of(
@@ -228,6 +250,7 @@ def main() -> None:
             f"({r['same_transcripts_fp32_as_fw_float32']}/{r['clips']} fp32) "
             f"{r['same_transcripts_auto_as_fp32']:>8}/{r['clips']}"
         )
+        print(f"  encoder_precision auto -> {r['auto_why']}")
     evaluation = None
     if args.run:
         evaluation = evaluation_row(args.run, args.limit, threads, args.eval_precision)

@@ -26,14 +26,16 @@ def logits(model, features):
         return model(input_features=features, decoder_input_ids=ids).logits
 
 
-def test_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch):
-    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
-    assert resolve_encoder_precision("auto", "cpu") == "bf16"
+def test_auto_is_fp32_without_measuring_where_the_hardware_has_no_bf16(model, monkeypatch):
+    def no_timing(name, forward):
+        raise AssertionError("nothing to measure without native bf16")
+
     monkeypatch.setattr(precision, "native_bf16", lambda device: False)
-    assert resolve_encoder_precision("auto", "cpu") == "fp32"
-    assert resolve_encoder_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setattr("workbench.models.probe.time_forward", no_timing)
+    assert resolve_encoder_precision("auto", model) == "fp32"
+    assert resolve_encoder_precision("bf16", model) == "bf16"
     with pytest.raises(ValueError, match="encoder_precision: expected one of auto, fp32, bf16"):
-        resolve_encoder_precision("int8", "cpu")
+        resolve_encoder_precision("int8", model)
 
 
 def test_bf16_encoder_keeps_the_interface_and_nearly_the_logits(model):

@@ -490,7 +490,30 @@ def cmd_models(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    _print_precision_choices()
     return EXIT_OK
+
+
+def _print_precision_choices() -> None:
+    """The encoder precisions ``auto`` measured on this machine, with their timings."""
+    import torch
+
+    from workbench.models.precision import native_bf16
+    from workbench.models.probe import cache_path, describe, machine_choices, processor_name
+
+    print(
+        f"\nencoder_precision auto on this machine ({processor_name('cpu')}, torch "
+        f"{torch.__version__}):"
+    )
+    if not native_bf16("cpu") and not torch.cuda.is_available():
+        print("  no native bf16 here: fp32, nothing to measure")
+        return
+    entries = machine_choices()
+    for entry in entries:
+        print(f"  {entry['model']}: {describe(entry)}")
+    if not entries:
+        print("  not measured yet: measured on a model's first use with auto")
+    print(f"  (kept in {cache_path()}; delete it to measure again)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -644,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoder-precision",
         choices=("auto", "fp32", "bf16"),
         default="auto",
-        help="the encoder's precision; auto: bf16 where the CPU or GPU has it natively",
+        help="the encoder's precision; auto: the faster here, measured on first use and kept",
     )
     transcribe.add_argument(
         "--adapter",

@@ -557,10 +557,10 @@ class EvalSpec(Spec):
     batch_size: int = 8
     max_new_tokens: int | None = None  # cap per clip; default: all the model's positions
     # The encoder's precision. fp32 gives the same figures on every machine. auto is bf16
-    # where the CPU or GPU has native bf16 and the adapter leaves the encoder alone: about
-    # 1.5x faster a clip on a CPU, but about 4% of transcripts flip a near-tie word (measured
-    # on the medical recipe), so figures then depend on the hardware. The decoder always runs
-    # in the model's own precision.
+    # where the CPU or GPU has native bf16, bf16 was measured faster there (once per machine,
+    # see workbench.models.probe) and the adapter leaves the encoder alone; but about 4% of
+    # transcripts flip a near-tie word in bf16 (measured on the medical recipe), so figures
+    # then depend on the hardware. The decoder always runs in the model's own precision.
     encoder_precision: Literal["auto", "fp32", "bf16"] = "fp32"
 
     def check(self) -> list[tuple[str, str]]:

@@ -135,7 +135,9 @@ class Transcriber:
         self.loaded = loaded
         self.options = options
         self.batch_size = batch_size
-        self.encoder_precision = set_encoder_precision(loaded.model, options.encoder_precision)
+        self.encoder_precision = set_encoder_precision(
+            loaded.model, options.encoder_precision, loaded.identity
+        )
 
     @torch.inference_mode()
     def transcribe_arrays(

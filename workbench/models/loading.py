@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
 from workbench.models.bundled import ensure_converted, get_bundled
 from workbench.models.info import (
+    BUNDLED_PREFIX,
     ModelLoadError,
     model_languages,
     resolve_model_source,
@@ -42,6 +44,14 @@ class LoadedModel:
     def languages(self) -> tuple[str, ...]:
         """Language codes the model can be told to transcribe (none when English-only)."""
         return model_languages(self.model.config.vocab_size)
+
+    @property
+    def identity(self) -> str:
+        """The model's name in caches: ``bundled:NAME``, a hub id, or a folder's absolute path."""
+        if self.spec.startswith(BUNDLED_PREFIX):
+            return self.spec
+        path = Path(self.path)
+        return str(path.resolve()) if path.is_dir() else self.path
 
     @property
     def device(self) -> torch.device:
