@@ -73,8 +73,12 @@ def main() -> None:
     spaced = language not in UNSPACED_LANGUAGES
     rewriter = Rewriter(lexicon, spaced=spaced)
     options = DecodeOptions(num_beams=args.beams, language=recipe.language)
-    out: dict = {"recipe": args.recipe, "beams": args.beams, "adapter": str(args.adapter or ""),
-                 "sets": {}}
+    out: dict = {
+        "recipe": args.recipe,
+        "beams": args.beams,
+        "adapter": str(args.adapter or ""),
+        "sets": {},
+    }
     for name in ("eval", "general"):
         utts = prepared.utterances(name)[: args.limit]
         if not utts:

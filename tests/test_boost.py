@@ -64,7 +64,12 @@ STARTS = {"Ġinsulin": 1.0, "ĠMorph": 1.0, "Ġmorphine": 1.0, "Ġfentanyl": 2.0
 
 
 def test_forms_are_written_forms_not_spoken_ones():
-    assert term_forms("metoprolol", spaced=True) == [" metoprolol", " Metoprolol", "metoprolol", "Metoprolol"]
+    assert term_forms("metoprolol", spaced=True) == [
+        " metoprolol",
+        " Metoprolol",
+        "metoprolol",
+        "Metoprolol",
+    ]
     assert term_forms("COPD", spaced=True) == [" COPD", " copd", "COPD", "copd"]
     assert term_forms("阿司匹林", spaced=False) == ["阿司匹林"]
 
