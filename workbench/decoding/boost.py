@@ -35,6 +35,7 @@ whatever order beam search puts the beams in.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Sequence
@@ -153,6 +154,16 @@ def term_forms(term: str, spaced: bool) -> list[str]:
     return [" " + v for v in variants] + list(variants)
 
 
+def _encode_all(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text, without special tokens; in one batch."""
+    if not texts:
+        return []
+    backend = getattr(tokenizer, "_tokenizer", None)  # the Rust tokenizer: much faster
+    if backend is not None and hasattr(backend, "encode_batch"):
+        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
 def build_trie(terms: Sequence[tuple[str, float]], tokenizer, *, spaced: bool = True) -> BoostTrie:
     """The trie of ``(term, weight)`` pairs in every written form, with the token classes."""
     size = len(tokenizer)
@@ -179,6 +190,7 @@ def build_trie(terms: Sequence[tuple[str, float]], tokenizer, *, spaced: bool = 
         continues_word = [False] * size
         ends_boundary = [True] * size
 
+    @functools.cache
     def common(token: int) -> bool:
         piece = pieces[token] or ""
         lead, core = (piece[:1], piece[1:]) if piece[:1] == "Ġ" else ("", piece)
@@ -187,28 +199,28 @@ def build_trie(terms: Sequence[tuple[str, float]], tokenizer, *, spaced: bool = 
 
     children: list[dict[int, int]] = [{}]
     unit, terminal, depth = [0.0], [False], [0]
-    for term, weight in terms:
-        for form in term_forms(term, spaced):
-            ids = tokenizer.encode(form, add_special_tokens=False)
-            if not ids or any(i >= special_start for i in ids):
-                continue
-            node = ROOT
-            for d, token in enumerate(ids, start=1):
-                gain = weight * depth_scale(d)
-                if d == 1 and common(token):
-                    gain = 0.0
-                child = children[node].get(token)
-                if child is None:
-                    child = len(children)
-                    children[node][token] = child
-                    children.append({})
-                    unit.append(gain)
-                    terminal.append(False)
-                    depth.append(d)
-                else:  # shared by several terms: the largest bonus, as NeMo does
-                    unit[child] = max(unit[child], gain)
-                node = child
-            terminal[node] = True
+    forms = [(form, weight) for term, weight in terms for form in term_forms(term, spaced)]
+    encoded = _encode_all(tokenizer, [f for f, _ in forms])
+    for (_, weight), ids in zip(forms, encoded, strict=True):
+        if not ids or any(i >= special_start for i in ids):
+            continue
+        node = ROOT
+        for d, token in enumerate(ids, start=1):
+            gain = weight * depth_scale(d)
+            if d == 1 and common(token):
+                gain = 0.0
+            child = children[node].get(token)
+            if child is None:
+                child = len(children)
+                children[node][token] = child
+                children.append({})
+                unit.append(gain)
+                terminal.append(False)
+                depth.append(d)
+            else:  # shared by several terms: the largest bonus, as NeMo does
+                unit[child] = max(unit[child], gain)
+            node = child
+        terminal[node] = True
     return BoostTrie(
         children=children,
         unit=unit,
