@@ -55,7 +55,8 @@ def main() -> None:
     parser.add_argument("--beams", type=int, default=1)
     parser.add_argument("--adapter", type=Path, help="decode with this adapter applied")
     parser.add_argument("--lexicon", type=Path, help="a lexicon other than the recipe's")
-    parser.add_argument("--limit", type=int, help="at most N clips a set")
+    parser.add_argument("--limit", type=int, help="at most N clips of the eval set")
+    parser.add_argument("--general-limit", type=int, help="at most N clips of the general set")
     parser.add_argument("--out", type=Path, default=Path("bench/out/boost_sweep.json"))
     args = parser.parse_args()
 
@@ -80,7 +81,7 @@ def main() -> None:
         "sets": {},
     }
     for name in ("eval", "general"):
-        utts = prepared.utterances(name)[: args.limit]
+        utts = prepared.utterances(name)[: args.limit if name == "eval" else args.general_limit]
         if not utts:
             continue
         audio = [load_audio(u.audio) for u in utts]
