@@ -261,7 +261,9 @@ class LexiconBoost(LogitsProcessor):
     """Adds the trie's bonuses and take-backs to each row's next-token scores (module doc).
 
     Works on the raw logits of greedy search and the log-probabilities of beam search alike
-    (both are compared by adding); rows are hypotheses, in any order.
+    (both are compared by adding); rows are hypotheses, in any order. Changes ``scores`` in
+    place (``generate`` hands each step a fresh tensor; a new one per step costs more than
+    the rest of the processor) and returns it.
     """
 
     def __init__(self, trie: BoostTrie, boost: float) -> None:
@@ -310,8 +312,7 @@ class LexiconBoost(LogitsProcessor):
                     always.append((token, trie.unit[child]))
                 else:
                     after_boundary.append((token, trie.unit[child]))
-            cont = torch.zeros(width, dtype=torch.bool)
-            cont[:n] = torch.tensor(trie.continues_word[:n], dtype=torch.bool)
+            cont = torch.tensor([i for i in range(n) if trie.continues_word[i]], dtype=torch.long)
 
             def pair(items):
                 ids = torch.tensor([t for t, _ in items], dtype=torch.long, device=device)
@@ -344,15 +345,13 @@ class LexiconBoost(LogitsProcessor):
             c_rows_t = torch.tensor(c_rows, device=scores.device)
             c_cols_t = torch.tensor(c_cols, device=scores.device)
             kept = scores[c_rows_t, c_cols_t].clone()
-        given = [g if node != ROOT else 0.0 for node, g in states]
-        if any(given):
-            take = torch.tensor(given, dtype=scores.dtype, device=scores.device) * self.boost
-            done = torch.tensor(
-                [node != ROOT and trie.terminal[node] for node, _ in states], device=scores.device
-            )
-            # A completed term is taken back only by a token glued to its last word.
-            where = torch.where(done[:, None], cont[None, :], torch.ones_like(cont)[None, :])
-            scores = scores - take[:, None] * where
+        for i, (node, given) in enumerate(states):
+            if node == ROOT or not given:
+                continue
+            if trie.terminal[node]:  # a completed term: taken back only by a glued-on letter
+                scores[i, cont] -= given * self.boost
+            else:
+                scores[i] -= given * self.boost
         if len(always_ids):
             scores[:, always_ids] += always_vals.to(scores.dtype) * self.boost
         if len(boundary_ids):
