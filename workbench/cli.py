@@ -275,16 +275,25 @@ def _evaluate(
     out: Path,
     data: list[str] | None = None,
     prompt: bool | None = None,
+    boost: float | None = None,
+    lexicon: Path | None = None,
 ) -> int:
     from workbench.data.prepare import DataError
     from workbench.evaluate.compare import EvalError, evaluate_adapter, summary_table, write_report
     from workbench.export.adapter_check import AdapterError
+    from workbench.lexicon import LexiconError
 
     try:
         report = evaluate_adapter(
-            recipe, adapter, data=data, prompt=prompt, log=lambda m: print(m, flush=True)
+            recipe,
+            adapter,
+            data=data,
+            prompt=prompt,
+            boost=boost,
+            lexicon_path=lexicon,
+            log=lambda m: print(m, flush=True),
         )
-    except (EvalError, DataError, AdapterError) as exc:
+    except (EvalError, DataError, AdapterError, LexiconError) as exc:
         _err(str(exc))
         return EXIT_FAILED
     written = write_report(report, out)
@@ -302,7 +311,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if out is None:  # a run's adapter reports into its run folder
         parent = args.adapter.resolve().parent
         out = parent / "report.json" if (parent / "status.json").is_file() else Path("report.json")
-    return _evaluate(recipe, args.adapter, out, data=args.data, prompt=args.prompt)
+    if args.boost is not None and args.boost < 0:
+        _err(f"--boost: expected 0 (off) or more, got {args.boost}")
+        return EXIT_USAGE
+    return _evaluate(
+        recipe,
+        args.adapter,
+        out,
+        data=args.data,
+        prompt=args.prompt,
+        boost=args.boost,
+        lexicon=args.lexicon,
+    )
 
 
 def cmd_augment(args: argparse.Namespace) -> int:
@@ -335,6 +355,41 @@ def _load(spec: str) -> LoadedModel | None:
     except (ModelLoadError, ModelPackageError) as exc:
         _err(str(exc))
         return None
+
+
+def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
+    """Set up ``--boost`` on the transcriber; the misrecognition rewrite to apply to its texts
+    (None without a boost), or False after saying what is wrong."""
+    from workbench.decoding.boost import boost_processor
+    from workbench.decoding.rewrite import Rewriter
+    from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
+
+    if args.lexicon is not None and not args.boost:
+        _err("--lexicon: give --boost X (above 0) to decode with it")
+        return False
+    if not args.boost:
+        return None
+    if args.boost < 0:
+        _err(f"--boost: expected 0 (off) or more, got {args.boost}")
+        return False
+    path = args.lexicon
+    if path is None:
+        path = next(
+            (f / "lexicon.tsv" for f in adapters.folders.values() if (f / "lexicon.tsv").is_file()),
+            None,
+        )
+    if path is None:
+        _err("--boost needs a lexicon: --lexicon FILE, or an adapter package with its lexicon.tsv")
+        return False
+    try:
+        lexicon = load_lexicon(path)
+    except LexiconError as exc:
+        _err(f"--lexicon: {exc}")
+        return False
+    spaced = (transcriber.options.language or "en") not in UNSPACED_LANGUAGES
+    tokenizer = transcriber.loaded.processor.tokenizer
+    transcriber.logits_processor = boost_processor(lexicon, tokenizer, args.boost, spaced=spaced)
+    return Rewriter(lexicon, spaced=spaced)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -370,13 +425,17 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(f"--language: {exc}")
         return EXIT_USAGE
+    rewrite = _transcribe_boost(args, transcriber, adapters)
+    if rewrite is False:
+        return EXIT_USAGE
     failed = 0
     for name in adapters.names or [None]:
         adapters.activate(name)  # the base stays loaded; only the adapter switches
         prefix = f"{name}\t" if len(adapters.names) > 1 else ""
         for result in transcriber.transcribe_files(args.audio):
             if result.ok:
-                print(f"{result.path}\t{prefix}{result.text}", flush=True)
+                text = rewrite(result.text) if rewrite else result.text
+                print(f"{result.path}\t{prefix}{text}", flush=True)
             else:
                 failed += 1
                 _err(result.error or "")
@@ -621,6 +680,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also decode with the lexicon as prompt (default: the recipe's lexicon.prompt)",
     )
+    evaluate.add_argument(
+        "--boost",
+        type=float,
+        metavar="X",
+        help="also decode with the lexicon boost at strength X (base_boost, adapted_boost); "
+        "default: the recipe's lexicon.boost, 0 = off",
+    )
+    evaluate.add_argument(
+        "--lexicon", type=Path, metavar="FILE", help="a lexicon.tsv other than the recipe's"
+    )
     evaluate.set_defaults(func=cmd_eval)
 
     export = sub.add_parser(
@@ -678,6 +747,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcribe.add_argument(
         "--lexicon-prompt", action="store_true", help="bias decoding with the adapter's lexicon"
+    )
+    transcribe.add_argument(
+        "--boost",
+        type=float,
+        metavar="X",
+        help="boost the lexicon's terms while decoding (0: off; try 2) and rewrite their known "
+        "misrecognitions; the lexicon: --lexicon, else the adapter package's",
+    )
+    transcribe.add_argument(
+        "--lexicon", type=Path, metavar="FILE", help="the lexicon.tsv to boost (with --boost)"
     )
     transcribe.set_defaults(func=cmd_transcribe)
 

@@ -7,12 +7,14 @@ A ``lexicon.tsv`` has a header row and one term a row (``#`` starts a comment li
     mg          milligrams              unit
 
 ``spoken`` and ``misrecognitions`` hold alternatives separated by ``|``; an empty ``spoken``
-means the term is said as written. Also read: the same columns in a CSV file (``term``
-required, the others optional), and a plain list, one term a line, with no header. A term
-without a category column is of category ``term``, which templates fill with ``{term}``.
+means the term is said as written. An optional ``weight`` column scales the term's decoding
+boost (a number, 1 when empty; 0 leaves the term unboosted). Also read: the same columns in a
+CSV file (``term`` required, the others optional), and a plain list, one term a line, with no
+header. A term without a category column is of category ``term``, which templates fill with
+``{term}``.
 
-The lexicon makes synthetic sentences, biases decoding (:meth:`Lexicon.prompt_text`), and
-scores term recall (:meth:`Lexicon.find_terms`).
+The lexicon makes synthetic sentences, biases decoding (:meth:`Lexicon.prompt_text`,
+``workbench.decoding``), and scores term recall (:meth:`Lexicon.find_terms`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-COLUMNS = ("term", "spoken", "category", "misrecognitions")
+COLUMNS = ("term", "spoken", "category", "misrecognitions", "weight")
 REQUIRED = ("term",)
 DEFAULT_CATEGORY = "term"  # of terms from a plain list, or a table without a category column
 # Languages written without spaces between words: terms match as runs of characters.
@@ -48,6 +50,7 @@ class Term:
     spoken: tuple[str, ...] = ()
     misrecognitions: tuple[str, ...] = ()
     line: int = 0
+    weight: float = 1.0  # scales the decoding boost of this term
 
     @property
     def spoken_forms(self) -> tuple[str, ...]:
@@ -166,6 +169,17 @@ def _table_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     return out
 
 
+def _parse_weight(cell: str | None) -> float | None:
+    """A ``weight`` cell: 1 when empty, else a number from 0 to 100; None when it is not."""
+    if not cell:
+        return 1.0
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if 0 <= value <= 100 else None
+
+
 def load_lexicon(path: str | Path) -> Lexicon:
     """Read and check a lexicon: a ``lexicon.tsv``, a CSV with named columns, or a list.
 
@@ -276,6 +290,13 @@ def _table(
         if key in seen:
             problems.append(f"{path}:{number}: duplicate term {term!r} (first on line {seen[key]})")
             continue
+        weight = _parse_weight(row.get("weight"))
+        if weight is None:
+            problems.append(
+                f"{path}:{number}: term {term!r}: weight {row.get('weight')!r} is not a number "
+                "from 0 to 100"
+            )
+            continue
         seen[key] = number
         terms.append(
             Term(
@@ -284,6 +305,7 @@ def _table(
                 spoken=_split_alternatives(row.get("spoken")),
                 misrecognitions=_split_alternatives(row.get("misrecognitions")),
                 line=number,
+                weight=weight,
             )
         )
     if problems:

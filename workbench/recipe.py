@@ -437,6 +437,14 @@ class LexiconSpec(Spec):
 
     path: str | None = _path_field("file", default=None)
     prompt: bool = False  # bias decoding with the lexicon's terms
+    # Strength of the lexicon boost while decoding (workbench.decoding.boost); 0 = off.
+    # Evaluation adds base_boost and adapted_boost systems when it is above 0.
+    boost: float = 0.0
+
+    def check(self) -> list[tuple[str, str]]:
+        if not 0 <= self.boost <= 20:
+            return [("boost", f"expected a number from 0 (off) to 20, got {self.boost}")]
+        return []
 
 
 @dataclass(kw_only=True)

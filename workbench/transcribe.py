@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
 from transformers.modeling_outputs import BaseModelOutput
 
 from workbench.audio import SAMPLE_RATE, AudioError, load_audio
@@ -117,7 +118,11 @@ class Transcriber:
     """Transcribes clips in batches; clips over 30 s go through Whisper's long-form path."""
 
     def __init__(
-        self, loaded: LoadedModel, options: DecodeOptions | None = None, batch_size: int = 8
+        self,
+        loaded: LoadedModel,
+        options: DecodeOptions | None = None,
+        batch_size: int = 8,
+        logits_processor: LogitsProcessor | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
@@ -135,6 +140,8 @@ class Transcriber:
         self.loaded = loaded
         self.options = options
         self.batch_size = batch_size
+        # e.g. the lexicon boost (workbench.decoding.boost); None decodes plainly
+        self.logits_processor = logits_processor
         self.encoder_precision = set_encoder_precision(
             loaded.model, options.encoder_precision, loaded.identity
         )
@@ -168,6 +175,8 @@ class Transcriber:
     def _generate(self, features: torch.Tensor, **extra) -> list[str]:
         model = self.loaded.model
         features = features.to(model.device, model.dtype)
+        if self.logits_processor is not None:
+            extra["logits_processor"] = LogitsProcessorList([self.logits_processor])
         ids = model.generate(features, **self.options.generate_kwargs(self.loaded), **extra)
         decoded = self.loaded.processor.batch_decode(ids, skip_special_tokens=True)
         return [text.strip() for text in decoded]

@@ -191,12 +191,13 @@ def test_lexicon_table_round_trip(tmp_path):
 
     lexicon = load_lexicon("domains/medical/lexicon.tsv")
     frame = lexicon_frame(lexicon)
-    frame.loc[len(frame)] = ["zolpidem", "zol pi dem", "drug", ""]
-    frame.loc[len(frame)] = ["", "", "", ""]  # an empty row added and left blank
+    frame.loc[len(frame)] = ["zolpidem", "zol pi dem", "drug", "", "2"]
+    frame.loc[len(frame)] = ["", "", "", "", ""]  # an empty row added and left blank
     path = tmp_path / "lex.tsv"
     path.write_text(frame_to_tsv(frame))
     again = load_lexicon(path)
     assert len(again) == len(lexicon) + 1 and again.get("zolpidem").spoken == ("zol pi dem",)
+    assert again.get("zolpidem").weight == 2.0
     for term in lexicon:  # every field survives the table, line numbers aside
         assert replace(again.get(term.term), line=0) == replace(term, line=0)
     assert set(search(frame, "STATIN")["term"]) >= {"atorvastatin", "simvastatin"}

@@ -19,11 +19,13 @@ from peft import PeftModel
 from workbench.audio import SAMPLE_RATE, load_audio
 from workbench.data.manifest import Utterance
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
+from workbench.decoding.boost import boost_processor
+from workbench.decoding.rewrite import Rewriter
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
-from workbench.evaluate.terms import TermRecall, term_recall
+from workbench.evaluate.terms import TermRecall, term_false_alarms, term_recall
 from workbench.export.adapter_check import check_adapter_fits, read_adapter_info
-from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon
+from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon, load_lexicon
 from workbench.models.info import model_fingerprint
 from workbench.models.loading import LoadedModel, load_model
 from workbench.models.precision import encoder_precision
@@ -52,6 +54,26 @@ def _figures(s: SetScore, recall: TermRecall | None, seconds: float, audio_s: fl
     }
 
 
+def _term_figures(
+    refs: list[str],
+    texts: list[str],
+    s: SetScore,
+    lexicon: Lexicon,
+    normalize: Callable[[str], str],
+    spaced: bool,
+) -> dict:
+    """Term false alarms (terms written that the reference lacks) and term precision."""
+    fa = term_false_alarms(refs, texts, lexicon, normalize, spaced=spaced)
+    return {
+        "term_false_alarms": fa.false_alarms,
+        "term_false_alarms_per_1k_words": round(1000 * fa.false_alarms / s.ref_words, 3)
+        if s.ref_words
+        else None,
+        "term_precision": None if fa.precision is None else round(fa.precision, 4),
+        "term_false_alarms_by_term": dict(fa.by_term.most_common()),
+    }
+
+
 def compare_set(
     utts: list[Utterance],
     hyps: dict[str, list[str]],
@@ -59,9 +81,12 @@ def compare_set(
     normalize: Callable[[str], str],
     lexicon: Lexicon | None,
     spaced: bool,
+    before_rewrite: dict[str, tuple[list[str], int]] | None = None,
 ) -> dict:
     """Figures and per-utterance detail for one set. ``hyps`` maps system name to texts;
-    it holds ``base`` and ``adapted`` and, with prompting, ``base_prompt``/``adapted_prompt``."""
+    it holds ``base`` and ``adapted`` and, with prompting, ``base_prompt``/``adapted_prompt``,
+    with the lexicon boost ``base_boost``/``adapted_boost``. ``before_rewrite`` maps a boosted
+    system to its texts before the misrecognition rewrite and the number of rewrites."""
     refs = [u.text for u in utts]
     audio_s = sum(u.duration or 0.0 for u in utts)
     scores = {name: score(refs, texts, normalize, spaced=spaced) for name, texts in hyps.items()}
@@ -69,6 +94,24 @@ def compare_set(
         name: term_recall(refs, texts, lexicon, normalize, spaced=spaced) if lexicon else None
         for name, texts in hyps.items()
     }
+    figures = {name: _figures(scores[name], recalls[name], timing[name], audio_s) for name in hyps}
+    if lexicon:
+        for name, texts in hyps.items():
+            figures[name].update(
+                _term_figures(refs, texts, scores[name], lexicon, normalize, spaced)
+            )
+        for name, (texts, rewrites) in (before_rewrite or {}).items():
+            s = score(refs, texts, normalize, spaced=spaced)
+            r = term_recall(refs, texts, lexicon, normalize, spaced=spaced)
+            step = _term_figures(refs, texts, s, lexicon, normalize, spaced)
+            step.pop("term_false_alarms_by_term")
+            figures[name]["rewrites"] = rewrites
+            figures[name]["before_rewrite"] = {
+                "wer": round(s.wer, 4),
+                "term_recall": None if r.recall is None else round(r.recall, 4),
+                **step,
+            }
+    extra = [n for n in ("base_boost", "adapted_boost") if n in hyps]
     base, adapted = scores["base"], scores["adapted"]
     diff, low, high = wer_difference_interval(base, adapted)
     status = []
@@ -89,11 +132,14 @@ def compare_set(
             "base_alignment": base.alignments[i],
             "adapted_alignment": adapted.alignments[i],
         }
+        for name in extra:
+            row[name] = hyps[name][i]
+            row[f"{name}_wer"] = round(scores[name].utterance_wer(i), 4)
         if lexicon:
             said = [t.term for t in lexicon.find_terms(utt.text, normalize, spaced=spaced)]
             got = {
                 name: {t.term for t in lexicon.find_terms(hyps[name][i], normalize, spaced=spaced)}
-                for name in ("base", "adapted")
+                for name in ("base", "adapted", *extra)
             }
             row["terms"] = said
             row["terms_missed_by_base"] = [t for t in said if t not in got["base"]]
@@ -101,11 +147,13 @@ def compare_set(
             row["terms_recovered"] = [
                 t for t in said if t not in got["base"] and t in got["adapted"]
             ]
+            for name in extra:
+                row[f"terms_missed_by_{name}"] = [t for t in said if t not in got[name]]
         utterances.append(row)
     out = {
         "n": len(utts),
         "audio_seconds": round(audio_s, 2),
-        **{name: _figures(scores[name], recalls[name], timing[name], audio_s) for name in hyps},
+        **figures,
         "wer_difference": {"value": round(diff, 4), "ci95": [round(low, 4), round(high, 4)]},
         "fixed": status.count("fixed"),
         "broken": status.count("broken"),
@@ -159,12 +207,17 @@ def evaluate_adapter(
     *,
     data: list[str] | None = None,
     prompt: bool | None = None,
+    boost: float | None = None,
+    lexicon_path: str | Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Decode every set with base and adapted model; return the report (see module doc).
 
     ``prompt`` (default: the recipe's ``lexicon.prompt``) adds both systems decoded with the
-    lexicon as prompt, so prompting alone can be compared with training.
+    lexicon as prompt, so prompting alone can be compared with training. ``boost`` (default:
+    the recipe's ``lexicon.boost``) above 0 adds both systems decoded with the lexicon boost and
+    the misrecognition rewrite (``base_boost``, ``adapted_boost``). ``lexicon_path`` takes a
+    lexicon other than the recipe's.
     """
     adapter = Path(adapter)
     info = read_adapter_info(adapter)  # refuse a broken or pickled package before any work
@@ -177,8 +230,9 @@ def evaluate_adapter(
         raise EvalError(
             f"recipe {recipe.name!r} has no eval or general data, and no --data was given"
         )
-    lexicon = recipe_lexicon(recipe)
+    lexicon = load_lexicon(lexicon_path) if lexicon_path else recipe_lexicon(recipe)
     prompt = recipe.lexicon.prompt if prompt is None else prompt
+    boost = recipe.lexicon.boost if boost is None else boost
     loaded = load_model(recipe.base_model)
     base_sha = model_fingerprint(recipe.base_model, loaded.path)
     check_adapter_fits(adapter, recipe.base_model, loaded.model, base_sha)
@@ -204,9 +258,16 @@ def evaluate_adapter(
     text = lexicon.prompt_text() if (prompt and lexicon) else None
     if text:
         systems["base_prompt"] = (False, text)
+    processor = rewriter = None
+    if boost and lexicon:
+        processor = boost_processor(lexicon, loaded.processor.tokenizer, boost, spaced=spaced)
+        rewriter = Rewriter(lexicon, spaced=spaced)
+        systems["base_boost"] = (False, None)
     systems["adapted"] = (True, None)
     if text:
         systems["adapted_prompt"] = (True, text)
+    if processor is not None:
+        systems["adapted_boost"] = (True, None)
     report: dict = {
         "recipe": recipe.name,
         "base_model": recipe.base_model,
@@ -215,6 +276,7 @@ def evaluate_adapter(
             "num_beams": options.num_beams,
             "language": recipe.language,
             "normalizer": language,
+            "boost": boost if processor is not None else 0,
         },
         "sets": {},
     }
@@ -223,7 +285,7 @@ def evaluate_adapter(
         audio = [load_audio(u.audio) for u in utts]
         for u, a in zip(utts, audio, strict=True):
             u.duration = u.duration or len(a) / SAMPLE_RATE
-        hyps, timing = {}, {}
+        hyps, timing, before_rewrite = {}, {}, {}
         cache = EncoderCache() if share_encoder else None
         for system, (with_adapter, prompt_text) in systems.items():
             if with_adapter and not merged and mergeable:
@@ -232,10 +294,12 @@ def evaluate_adapter(
                 loaded.model.unmerge_adapter()
                 merged = False
             log(f"{name}: decoding {len(utts)} clips with the {system.replace('_', ' + ')} model")
+            boosted = system.endswith("_boost")
             transcriber = Transcriber(
                 loaded,
                 dataclasses.replace(options, prompt=prompt_text),
                 batch_size=recipe.eval.batch_size,
+                logits_processor=processor if boosted else None,
             )
             saved = cache.seconds if (cache is not None and cache.outputs) else 0.0
             start = time.perf_counter()
@@ -246,8 +310,15 @@ def evaluate_adapter(
                     hyps[system] = transcriber.transcribe_arrays(audio, cache)
             # A system that reused the encoder outputs is charged their cost, so each RTF
             # is what that system would take on its own.
+            if boosted and rewriter is not None:
+                raw = hyps[system]
+                done = [rewriter.rewrite(t) for t in raw]
+                hyps[system] = [t for t, _ in done]
+                before_rewrite[system] = (raw, sum(n for _, n in done))
             timing[system] = time.perf_counter() - start + saved
-        report["sets"][name] = compare_set(utts, hyps, timing, normalize, lexicon, spaced)
+        report["sets"][name] = compare_set(
+            utts, hyps, timing, normalize, lexicon, spaced, before_rewrite
+        )
         if name == "general" and independence is not None:
             # Kept with data.allow_dependent_general: its figures measure what training saw.
             report["sets"][name]["independent"] = independence["independent"]
@@ -323,7 +394,7 @@ def write_report(report: dict, out: str | Path) -> list[Path]:
     return [out, table, page]
 
 
-SYSTEMS = ("base", "adapted", "base_prompt", "adapted_prompt")
+SYSTEMS = ("base", "adapted", "base_prompt", "adapted_prompt", "base_boost", "adapted_boost")
 
 
 def set_label(name: str, data: dict) -> str:
@@ -365,4 +436,23 @@ def summary_table(report: dict) -> str:
     rows = [("SET", "N", "SYSTEM", "WER", "CER", "TERM RECALL"), *figure_rows(report)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines + difference_lines(report))
+    return "\n".join(lines + difference_lines(report) + false_alarm_lines(report))
+
+
+def false_alarm_lines(report: dict) -> list[str]:
+    """One line per set: each system's term false alarms (per 1,000 words) and precision."""
+    lines = []
+    for name, data in report["sets"].items():
+        parts = []
+        for system in SYSTEMS:
+            f = data.get(system)
+            if f is None or "term_false_alarms" not in f:
+                continue
+            precision = "-" if f["term_precision"] is None else f"{f['term_precision']:.3f}"
+            parts.append(
+                f"{system} {f['term_false_alarms']} "
+                f"({f['term_false_alarms_per_1k_words']}/1k words, precision {precision})"
+            )
+        if parts:
+            lines.append(f"{name}: term false alarms: " + "; ".join(parts))
+    return lines

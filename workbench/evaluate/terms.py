@@ -51,3 +51,42 @@ def term_recall(
             else:
                 out.missed[term.term] += 1
     return out
+
+
+@dataclass
+class TermFalseAlarms:
+    """Terms written in hypotheses: those the paired reference has too (``hits``) and those
+    it lacks (``false_alarms``), counted once per utterance and term."""
+
+    hits: int = 0
+    false_alarms: int = 0
+    by_term: Counter = field(default_factory=Counter)  # term -> false alarms
+
+    @property
+    def precision(self) -> float | None:
+        """hits / terms written, or None when the hypotheses hold no term."""
+        written = self.hits + self.false_alarms
+        return self.hits / written if written else None
+
+
+def term_false_alarms(
+    references: Sequence[str],
+    hypotheses: Sequence[str],
+    lexicon: Lexicon,
+    normalize: Callable[[str], str],
+    *,
+    spaced: bool = True,
+) -> TermFalseAlarms:
+    """Count the lexicon terms each hypothesis writes that its reference lacks."""
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    out = TermFalseAlarms()
+    for ref, hyp in zip(references, hypotheses, strict=True):
+        said = {t.term for t in lexicon.find_terms(ref, normalize, spaced=spaced)}
+        for term in lexicon.find_terms(hyp, normalize, spaced=spaced):
+            if term.term in said:
+                out.hits += 1
+            else:
+                out.false_alarms += 1
+                out.by_term[term.term] += 1
+    return out

@@ -21,7 +21,13 @@ MISSED_COLUMNS = ["term", "category", "times missed by the base model"]
 
 def lexicon_frame(lexicon: Lexicon | None) -> pd.DataFrame:
     rows = [
-        [t.term, " | ".join(t.spoken), t.category, " | ".join(t.misrecognitions)]
+        [
+            t.term,
+            " | ".join(t.spoken),
+            t.category,
+            " | ".join(t.misrecognitions),
+            "" if t.weight == 1 else f"{t.weight:g}",
+        ]
         for t in (lexicon or [])
     ]
     return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -1,0 +1,1 @@
+"""Decoding beyond plain greedy search: lexicon biasing, rewrite maps and their options."""
