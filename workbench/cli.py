@@ -389,7 +389,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     prompt = None
     if args.lexicon_prompt:
-        prompt = adapters.prompt_text()
+        from workbench.lexicon import LexiconError
+
+        try:
+            prompt = adapters.prompt_text()
+        except LexiconError as exc:
+            _err(f"--lexicon-prompt: the adapter's lexicon.tsv is not usable:\n{exc}")
+            return EXIT_USAGE
         if prompt is None:
             _err("--lexicon-prompt needs an adapter package with its lexicon.tsv")
             return EXIT_USAGE

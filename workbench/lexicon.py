@@ -20,10 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.lexicon_text import cell_problem, lookalike_note, skeleton
+
 COLUMNS = ("term", "spoken", "category", "misrecognitions")
 REQUIRED = ("term", "category")
 # Languages written without spaces between words: terms match as runs of characters.
 UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "km", "bo", "yue"})
+MAX_LINE_CHARS = 4096  # a row of a lexicon; longer is not a term (and breaks csv's limit)
 
 
 class LexiconError(ValueError):
@@ -174,8 +177,14 @@ def load_lexicon(path: str | Path) -> Lexicon:
         raise LexiconError(problems)
 
     terms: list[Term] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # what a term looks like -> (line, term)
     for number, line in rows[1:]:
+        if len(line) > MAX_LINE_CHARS:
+            problems.append(
+                f"{path}:{number}: line of {len(line)} characters; a lexicon row may have at "
+                f"most {MAX_LINE_CHARS}"
+            )
+            continue
         cells = next(csv.reader(io.StringIO(line), delimiter="\t", quoting=csv.QUOTE_NONE))
         if len(cells) > len(columns):
             problems.append(
@@ -190,11 +199,22 @@ def load_lexicon(path: str | Path) -> Lexicon:
         if not category:
             problems.append(f"{path}:{number}: term {term!r} has no category")
             continue
-        key = term.casefold()
-        if key in seen:
-            problems.append(f"{path}:{number}: duplicate term {term!r} (first on line {seen[key]})")
+        bad = [p for c in COLUMNS if (p := cell_problem(row.get(c) or "", c))]
+        if bad:
+            problems.append(f"{path}:{number}: term {term!r}: {bad[0]}")
             continue
-        seen[key] = number
+        key = skeleton(term)
+        if key in seen:
+            first, other = seen[key]
+            if term.casefold() == other.casefold():
+                problems.append(f"{path}:{number}: duplicate term {term!r} (first on line {first})")
+            else:
+                problems.append(
+                    f"{path}:{number}: term {term!r} looks the same as {other!r} on line {first}"
+                    f"{lookalike_note(term, other)}; a look-alike duplicate"
+                )
+            continue
+        seen[key] = (number, term)
         terms.append(
             Term(
                 term=term,

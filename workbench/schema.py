@@ -197,7 +197,12 @@ class Collector:
             if not kind or not isinstance(value, str):
                 continue
             child = join_key(key, f.name)
-            resolved = (self.origin(child).base_dir / Path(value).expanduser()).resolve()
+            given = self.origin(child).base_dir / Path(value).expanduser()
+            try:
+                resolved = given.resolve()
+            except (RuntimeError, OSError):  # a symbolic-link loop (Python < 3.13)
+                self.add(child, f"cannot resolve {given}: a symbolic-link loop")
+                continue
             setattr(spec, f.name, str(resolved))
             if not resolved.exists():
                 self.add(child, f"no such {'folder' if kind == 'dir' else 'file'}: {resolved}")

@@ -56,7 +56,11 @@ def prepare_audiofolder(
         if not isinstance(name, str) or not name.strip():
             out.problems.append(RowProblem(where, "missing file_name"))
             continue
-        audio = inside(folder, name)
+        try:
+            audio = inside(folder, name)
+        except ValueError as exc:
+            out.problems.append(RowProblem(where, f"file_name {exc}"))
+            continue
         if audio is None:
             out.problems.append(RowProblem(where, f"file_name {name!r} points outside {folder}"))
             continue
