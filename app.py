@@ -79,6 +79,17 @@ def auth_for(args: argparse.Namespace) -> tuple[list[tuple[str, str]] | None, st
     )
 
 
+def app_kwargs_for(auth: list[tuple[str, str]] | None) -> dict:
+    """What Gradio passes to its FastAPI app: with a password, the login throttle."""
+    if not auth:
+        return {}
+    from starlette.middleware import Middleware
+
+    from workbench.ui.login_throttle import LoginThrottle
+
+    return {"middleware": [Middleware(LoginThrottle)]}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -107,13 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     app = build_app(ws)
     app.queue(default_concurrency_limit=4)
-    options = launch_options(ws)
-    if auth:
-        from starlette.middleware import Middleware
-
-        from workbench.ui.login_throttle import LoginThrottle
-
-        options["app_kwargs"] = {"middleware": [Middleware(LoginThrottle)]}
+    options = {**launch_options(ws), "app_kwargs": app_kwargs_for(auth)}
     app.launch(server_name=args.host, server_port=args.port, auth=auth, quiet=True, **options)
     return 0
 
