@@ -131,7 +131,10 @@ def _open_run(args: argparse.Namespace, recipe: Recipe) -> RunDir | None:
         return None
     if args.run_dir is None:
         return new_run_dir(recipe.name)
-    if not args.resume and not _target_ok(
+    # Under torchrun every rank opens the same folder; the first checks it (the others
+    # would see what it has begun to write), and a refusal there ends them all.
+    first_rank = os.environ.get("RANK", "0") == "0"
+    if not args.resume and first_rank and not _target_ok(
         lambda: check_new_run_dir(args.run_dir, recipes=[args.recipe])
     ):
         return None

@@ -147,6 +147,8 @@ def check_target(
     own_run: str | Path | None = None,
     recipes: Iterable[str | Path] = (),
     option: str = "--out",
+    writer: str = "the workbench",
+    forceable: bool = True,
 ) -> Path:
     """Check a write target against the rule (module docstring); return it made absolute.
 
@@ -160,6 +162,8 @@ def check_target(
             be written inside a run folder.
         recipes: recipe files in use: never replaced, nor a folder that holds them.
         option: the option that named the target, for messages.
+        writer: who would have written an existing target that may be replaced.
+        forceable: whether the command has a ``--force`` that replaces (for the message).
 
     Raises:
         TargetError: the target is refused; the message says what would have been lost.
@@ -231,9 +235,14 @@ def check_target(
             return path  # an empty folder: nothing to lose
     if made_by_workbench(path) or force:
         return path
+    way = (
+        "Choose another path, or pass --force to replace it"
+        if forceable
+        else ("Choose another path")
+    )
     raise TargetError(
-        f"{shown}: exists and was not written by the workbench ({describe(path)}); it would "
-        "be lost. Choose another path, or pass --force to replace it"
+        f"{shown}: exists and was not written by {writer} ({describe(path)}); it would "
+        f"be lost. {way}"
     )
 
 

@@ -137,6 +137,8 @@ def check_prepare_target(out: str | Path, *, recipes: list[str | Path] | None = 
         kind="folder",
         made_by_workbench=lambda p: (p / REPORT).is_file(),
         recipes=recipes or (),
+        writer="`workbench data prepare`",
+        forceable=False,
     )
 
 
