@@ -3,8 +3,10 @@
     python app.py [--host HOST] [--port PORT] [--workspace DIR] [--runs DIR]
 
 Bound to 127.0.0.1 (this machine only) unless ``--host`` says otherwise. Beyond localhost a
-password is required: ``--password`` or ``$WORKBENCH_PASSWORD`` (user ``workbench``, or
-``--user``); ``--no-password`` opens it to anyone who can reach the port, with a warning.
+password is required: ``$WORKBENCH_PASSWORD``, ``--ask-password`` (typed at a prompt), or
+``--password`` (works, but shows in ``ps`` to every user of the machine, with a warning);
+user ``workbench``, or ``--user``. ``--no-password`` opens it to anyone who can reach the
+port, with a warning. Failed logins are limited per client (5 in 5 minutes).
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workspace", type=Path, help="folder for your recipes and uploads")
     parser.add_argument("--runs", type=Path, help="runs folder (default: $WORKBENCH_RUNS or runs/)")
     parser.add_argument("--user", default="workbench", help="user name when a password is set")
-    parser.add_argument("--password", help="require this password (default: $WORKBENCH_PASSWORD)")
+    parser.add_argument(
+        "--password",
+        help="require this password (shows in `ps`: prefer $WORKBENCH_PASSWORD, --ask-password)",
+    )
+    parser.add_argument(
+        "--ask-password", action="store_true", help="read the password from a prompt (not echoed)"
+    )
     parser.add_argument(
         "--no-password", action="store_true", help="serve beyond localhost without a password"
     )
@@ -43,9 +51,21 @@ def auth_for(args: argparse.Namespace) -> tuple[list[tuple[str, str]] | None, st
         ExposureError: beyond localhost with no password and no ``--no-password``.
     """
     password = args.password or os.environ.get("WORKBENCH_PASSWORD")
+    note = None
+    if args.password:
+        note = (
+            "WARNING: --password shows in the process list (`ps`) to every user of this "
+            "machine; prefer $WORKBENCH_PASSWORD or --ask-password"
+        )
+    elif not password and getattr(args, "ask_password", False):
+        import getpass
+
+        password = getpass.getpass(f"password for user {args.user!r}: ")
+        if not password:
+            raise ExposureError("no password typed")
     local = args.host in LOCAL_HOSTS
     if password:
-        return [(args.user, password)], None
+        return [(args.user, password)], note
     if local:
         return None, None
     if args.no_password:
@@ -54,9 +74,20 @@ def auth_for(args: argparse.Namespace) -> tuple[list[tuple[str, str]] | None, st
             "reach this port can train, read your data and download your adapters"
         )
     raise ExposureError(
-        f"refusing to serve on {args.host} without a password: set --password (or "
-        "$WORKBENCH_PASSWORD), or pass --no-password to accept the risk"
+        f"refusing to serve on {args.host} without a password: set $WORKBENCH_PASSWORD "
+        "(or --ask-password, or --password), or pass --no-password to accept the risk"
     )
+
+
+def app_kwargs_for(auth: list[tuple[str, str]] | None) -> dict:
+    """What Gradio passes to its FastAPI app: with a password, the login throttle."""
+    if not auth:
+        return {}
+    from starlette.middleware import Middleware
+
+    from workbench.ui.login_throttle import LoginThrottle
+
+    return {"middleware": [Middleware(LoginThrottle)]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,9 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     app = build_app(ws)
     app.queue(default_concurrency_limit=4)
-    app.launch(
-        server_name=args.host, server_port=args.port, auth=auth, quiet=True, **launch_options(ws)
-    )
+    options = {**launch_options(ws), "app_kwargs": app_kwargs_for(auth)}
+    app.launch(server_name=args.host, server_port=args.port, auth=auth, quiet=True, **options)
     return 0
 
 

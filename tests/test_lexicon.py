@@ -165,6 +165,6 @@ def test_a_table_without_a_term_column_says_so(tmp_path):
         load_lexicon(path)
     assert str(err.value) == (
         f"{path}:1: a comma-separated table needs a header row naming its columns from term, "
-        "spoken, category, misrecognitions, weight (term required); got 'name,kind'. A plain list has "
-        "one term a line and no header"
+        "spoken, category, misrecognitions, weight (term required); got 'name,kind'. "
+        "A plain list has one term a line and no header"
     )

@@ -59,10 +59,14 @@ def cmd_recipe_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:
-    from workbench.data.prepare import SPLITS, DataError, prepare_data
+    from workbench.data.prepare import SPLITS, DataError, check_prepare_target, prepare_data
 
     recipe = _load_recipe(args.recipe, args.overrides)
     if recipe is None:
+        return EXIT_USAGE
+    if args.out is not None and not _target_ok(
+        lambda: check_prepare_target(args.out, recipes=[args.recipe])
+    ):
         return EXIT_USAGE
     start = time.perf_counter()
     try:
@@ -120,11 +124,33 @@ def _run_logger(run: RunDir) -> Callable[[str], None]:
 def _open_run(args: argparse.Namespace, recipe: Recipe) -> RunDir | None:
     """``--run-dir``, else a new run folder; None (after saying why) for a bad ``--resume``."""
     from workbench.runs import RunDir, new_run_dir
+    from workbench.safe_write import check_new_run_dir
 
     if args.resume and args.run_dir is None:
         _err("--resume needs --run-dir: the run to continue")
         return None
-    return RunDir(args.run_dir) if args.run_dir else new_run_dir(recipe.name)
+    if args.run_dir is None:
+        return new_run_dir(recipe.name)
+    # Under torchrun every rank opens the same folder; the first checks it (the others
+    # would see what it has begun to write), and a refusal there ends them all.
+    first_rank = os.environ.get("RANK", "0") == "0"
+    if not args.resume and first_rank and not _target_ok(
+        lambda: check_new_run_dir(args.run_dir, recipes=[args.recipe])
+    ):
+        return None
+    return RunDir(args.run_dir)
+
+
+def _target_ok(check: Callable[[], object]) -> bool:
+    """Run a write-target check (:mod:`workbench.safe_write`); False after saying why not."""
+    from workbench.safe_write import TargetError
+
+    try:
+        check()
+    except TargetError as exc:
+        _err(str(exc))
+        return False
+    return True
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -277,12 +303,24 @@ def _evaluate(
     prompt: bool | None = None,
     boost: float | None = None,
     lexicon: Path | None = None,
+    force: bool = False,
 ) -> int:
     from workbench.data.prepare import DataError
-    from workbench.evaluate.compare import EvalError, evaluate_adapter, summary_table, write_report
+    from workbench.evaluate.compare import (
+        EvalError,
+        check_report_targets,
+        evaluate_adapter,
+        summary_table,
+        write_report,
+    )
     from workbench.export.adapter_check import AdapterError
     from workbench.lexicon import LexiconError
+    from workbench.safe_write import enclosing_run
 
+    own_run = enclosing_run(adapter.resolve())
+    # Checked before the evaluation, which can take long: a bad --out fails at once.
+    if not _target_ok(lambda: check_report_targets(out, force=force, own_run=own_run)):
+        return EXIT_USAGE
     try:
         report = evaluate_adapter(
             recipe,
@@ -296,7 +334,7 @@ def _evaluate(
     except (EvalError, DataError, AdapterError, LexiconError) as exc:
         _err(str(exc))
         return EXIT_FAILED
-    written = write_report(report, out)
+    written = write_report(report, out, force=force, own_run=own_run)
     print("\n" + summary_table(report))
     print("\nwritten: " + ", ".join(str(p) for p in written))
     return EXIT_OK
@@ -322,6 +360,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         prompt=args.prompt,
         boost=args.boost,
         lexicon=args.lexicon,
+        force=args.force,
     )
 
 
@@ -407,7 +446,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     prompt = None
     if args.lexicon_prompt:
-        prompt = adapters.prompt_text()
+        from workbench.lexicon import LexiconError
+
+        try:
+            prompt = adapters.prompt_text()
+        except LexiconError as exc:
+            _err(f"--lexicon-prompt: the adapter's lexicon.tsv is not usable:\n{exc}")
+            return EXIT_USAGE
         if prompt is None:
             _err("--lexicon-prompt needs an adapter package with its lexicon.tsv")
             return EXIT_USAGE
@@ -451,14 +496,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     run = args.run_dir
     out = args.out or run / "export" / args.format
+    force = args.force
     try:
         if args.format == "peft":
-            folder, archive = export_peft(run, out)
+            folder, archive = export_peft(run, out, force=force)
             print(f"adapter package: {folder}\nzip: {archive}")
         elif args.format == "merged":
-            print(f"merged model: {export_merged(run, out)}")
+            print(f"merged model: {export_merged(run, out, force=force)}")
         else:
-            folder = export_ct2(run, out, args.quantization)
+            folder = export_ct2(run, out, args.quantization, force=force)
             print(f"faster-whisper model ({args.quantization}): {folder}")
     except (ExportError, AdapterError) as exc:
         _err(str(exc))
@@ -675,6 +721,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--out", type=Path, help="report.json path (default: the run folder)")
     evaluate.add_argument(
+        "--force",
+        action="store_true",
+        help="replace files at --out (and utterances.csv, report.html beside it) that the "
+        "workbench did not write",
+    )
+    evaluate.add_argument(
         "--prompt",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -698,6 +750,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir", type=Path, help="the run folder")
     export.add_argument("--format", choices=("peft", "merged", "ct2"), default="peft")
     export.add_argument("--out", type=Path, help="output folder (default: RUN_DIR/export/FORMAT)")
+    export.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a folder (or OUT.zip) at --out that the workbench did not write",
+    )
     export.add_argument(
         "--quantization",
         default="int8",

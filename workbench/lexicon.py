@@ -26,11 +26,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.lexicon_text import cell_problem, lookalike_note, skeleton
+
 COLUMNS = ("term", "spoken", "category", "misrecognitions", "weight")
 REQUIRED = ("term",)
 DEFAULT_CATEGORY = "term"  # of terms from a plain list, or a table without a category column
 # Languages written without spaces between words: terms match as runs of characters.
 UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "km", "bo", "yue"})
+MAX_LINE_CHARS = 4096  # a row of a lexicon; longer is not a term (and breaks csv's limit)
 
 
 class LexiconError(ValueError):
@@ -207,6 +210,14 @@ def load_lexicon(path: str | Path) -> Lexicon:
         for number, line in enumerate(text.splitlines(), start=1)
         if line.strip() and not line.lstrip().startswith("#")
     ]
+    too_long = [
+        f"{path}:{number}: line of {len(line)} characters; a lexicon row may have at most "
+        f"{MAX_LINE_CHARS}"
+        for number, line in lines
+        if len(line) > MAX_LINE_CHARS
+    ]
+    if too_long:
+        raise LexiconError(too_long)
     if not lines:
         raise LexiconError(
             [
@@ -240,11 +251,26 @@ def load_lexicon(path: str | Path) -> Lexicon:
     return _table(path, columns, _table_rows(text, delimiter)[1:], delimiter)
 
 
+def _duplicate(seen: dict[str, tuple[int, str]], term: str, number: int) -> str | None:
+    """Why ``term`` duplicates an earlier term (the same, or a look-alike); records it if not."""
+    key = skeleton(term)
+    if key not in seen:
+        seen[key] = (number, term)
+        return None
+    first, other = seen[key]
+    if term.casefold() == other.casefold():
+        return f"duplicate term {term!r} (first on line {first})"
+    return (
+        f"term {term!r} looks the same as {other!r} on line {first}"
+        f"{lookalike_note(term, other)}; a look-alike duplicate"
+    )
+
+
 def _plain_list(path: Path, lines: list[tuple[int, str]]) -> Lexicon:
     """One term a line, each of category ``term``, said as written."""
     problems: list[str] = []
     terms: list[Term] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # what a term looks like -> (line, term)
     for number, line in lines:
         term = line.strip()
         if "\t" in term:
@@ -253,11 +279,9 @@ def _plain_list(path: Path, lines: list[tuple[int, str]]) -> Lexicon:
                 f"row ({chr(9).join(COLUMNS)}) to use columns"
             )
             continue
-        key = term.casefold()
-        if key in seen:
-            problems.append(f"{path}:{number}: duplicate term {term!r} (first on line {seen[key]})")
+        if problem := cell_problem(term, "term") or _duplicate(seen, term, number):
+            problems.append(f"{path}:{number}: {problem}")
             continue
-        seen[key] = number
         terms.append(Term(term=term, category=DEFAULT_CATEGORY, line=number))
     if problems:
         raise LexiconError(problems)
@@ -269,7 +293,7 @@ def _table(
 ) -> Lexicon:
     problems: list[str] = []
     terms: list[Term] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # what a term looks like -> (line, term)
     kind = "tab-separated" if delimiter == "\t" else "comma-separated"
     for number, cells in rows:
         if len(cells) > len(columns):
@@ -286,9 +310,12 @@ def _table(
         if not category:
             problems.append(f"{path}:{number}: term {term!r} has no category")
             continue
-        key = term.casefold()
-        if key in seen:
-            problems.append(f"{path}:{number}: duplicate term {term!r} (first on line {seen[key]})")
+        bad = [p for c in COLUMNS if (p := cell_problem(row.get(c) or "", c))]
+        if bad:
+            problems.append(f"{path}:{number}: term {term!r}: {bad[0]}")
+            continue
+        if duplicate := _duplicate(seen, term, number):
+            problems.append(f"{path}:{number}: {duplicate}")
             continue
         weight = _parse_weight(row.get("weight"))
         if weight is None:
@@ -297,7 +324,6 @@ def _table(
                 "from 0 to 100"
             )
             continue
-        seen[key] = number
         terms.append(
             Term(
                 term=term,

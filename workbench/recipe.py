@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -712,6 +713,9 @@ def _merge(base: Any, top: Any) -> Any:
     return copy.deepcopy(top)
 
 
+_PACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")  # a pack's folder name
+
+
 def available_domains(root: Path | None = None) -> list[str]:
     """The domain packs under ``root`` (default: the project's ``domains/``)."""
     root = root or domains_root()
@@ -727,6 +731,7 @@ def load_recipe(
     domains_dir: str | Path | None = None,
     check_model: bool = True,
     check_inputs: bool = False,
+    path_guard: Callable[[Path], str | None] | None = None,
 ) -> Recipe:
     """Load, merge and check a recipe.
 
@@ -738,6 +743,8 @@ def load_recipe(
     With ``check_inputs`` (``recipe validate``), the files the recipe names are read far
     enough to know that preparation will load them: the lexicon, each source's first rows
     and their audio, the templates a synth source fills (see ``workbench.data.preflight``).
+    ``path_guard`` (the UI's) says why a path may not be read; such a path gets that one
+    message, whether or not it exists, and a local base model it refuses is not looked at.
 
     Raises:
         RecipeError: listing every problem, each with file, key path and line.
@@ -765,7 +772,18 @@ def load_recipe(
     if domain is not None:
         root = Path(domains_dir) if domains_dir else domains_root()
         pack = root / str(domain)
-        if not isinstance(domain, str) or not (pack / "domain.yaml").is_file():
+        if not isinstance(domain, str) or not _PACK_NAME.match(domain):
+            problems.append(
+                Problem(
+                    str(path),
+                    "domain",
+                    f"{domain!r} is not a pack name: a domain is the name of a pack in {root} "
+                    "(letters, digits, '.', '_', '-'), never a path; available: "
+                    + (", ".join(available_domains(root)) or "none"),
+                    file_layer.lines.get("domain"),
+                )
+            )
+        elif not (pack / "domain.yaml").is_file():
             known = ", ".join(available_domains(root)) or "none"
             line = file_layer.lines.get("domain")
             problems.append(
@@ -793,9 +811,14 @@ def load_recipe(
     layers.append(override_layer)
     data.setdefault("name", re.sub(r"[^A-Za-z0-9._-]", "-", path.stem) or "recipe")
 
-    collector = Collector(layers)
+    collector = Collector(layers, path_guard)
     collector.problems = problems
     recipe = build_spec(Recipe, data, "", collector)
+    from workbench.models.info import is_local_spec
+
+    local = isinstance(recipe, Recipe) and is_local_spec(recipe.base_model)
+    if local and path_guard and (refused := path_guard(Path(recipe.base_model).expanduser())):
+        collector.add("base_model", refused)
     base_ok = not any(p.key == "base_model" for p in collector.problems)
     if isinstance(recipe, Recipe) and check_model and base_ok:
         _check_model(recipe, collector)

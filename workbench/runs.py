@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.fileio import write_text_atomic
+from workbench.safe_write import CREATED_RUN_ENV
 
 STATES = ("queued", "running", "done", "failed", "stopped")
 SUBPROCESS_ENV = "WORKBENCH_TRAIN_SUBPROCESS"  # set for a trainer whose stdout is train.log
@@ -232,7 +233,10 @@ def start_training(
     if resume:
         command.append("--resume")
     command += list(overrides)
-    proc = _spawn(command, run.log_path, {SUBPROCESS_ENV: "1", STARTED_ENV: repr(time.time())})
+    env = {SUBPROCESS_ENV: "1", STARTED_ENV: repr(time.time())}
+    # The caller made (or checked) this folder for the trainer: it may start a run there.
+    env[CREATED_RUN_ENV] = str(run.root.resolve())
+    proc = _spawn(command, run.log_path, env)
     run.write_status(pid=proc.pid)
     return proc
 
@@ -316,7 +320,7 @@ def start_pipeline(
         command.append(str(run.root))
         if resume:
             command.append("--resume")
-        proc = _spawn(command, run.pipeline_log, {})
+        proc = _spawn(command, run.pipeline_log, {CREATED_RUN_ENV: str(run.root.resolve())})
         # One write, so that no reader sees a phase without the process behind it.
         fields: dict[str, Any] = {"phase": "preparing", "pipeline_pid": proc.pid, "error": None}
         fields["recipe_path"] = str(recipe)

@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -169,9 +170,14 @@ def key_paths(data: Any, prefix: str = "") -> set[str]:
 class Collector:
     """Collects problems, locating each key path in the last layer that set it."""
 
-    def __init__(self, layers: list[Layer]) -> None:
+    def __init__(
+        self, layers: list[Layer], path_guard: Callable[[Path], str | None] | None = None
+    ) -> None:
         self.layers = layers
         self.problems: list[Problem] = []
+        # Says why a path may not be read (the UI: outside the workspace), before anything
+        # about the path is looked at, so that no message tells whether it exists.
+        self.path_guard = path_guard
 
     def origin(self, key: str) -> Layer:
         """The layer that set ``key`` (or its nearest parent); the last one if none did."""
@@ -197,9 +203,17 @@ class Collector:
             if not kind or not isinstance(value, str):
                 continue
             child = join_key(key, f.name)
-            resolved = (self.origin(child).base_dir / Path(value).expanduser()).resolve()
+            given = self.origin(child).base_dir / Path(value).expanduser()
+            try:
+                resolved = given.resolve()
+            except (RuntimeError, OSError):  # a symbolic-link loop (Python < 3.13)
+                refused = self.path_guard(given) if self.path_guard is not None else None
+                self.add(child, refused or f"cannot resolve {given}: a symbolic-link loop")
+                continue
             setattr(spec, f.name, str(resolved))
-            if not resolved.exists():
+            if self.path_guard is not None and (refused := self.path_guard(resolved)):
+                self.add(child, refused)
+            elif not resolved.exists():
                 self.add(child, f"no such {'folder' if kind == 'dir' else 'file'}: {resolved}")
             elif kind == "file" and not resolved.is_file():
                 self.add(child, f"expected a file, got a folder: {resolved}")
@@ -302,7 +316,7 @@ def build(tp: Any, value: Any, key: str, out: Collector) -> Any:
         if len(inner) == 1:
             return build(inner[0], value, key, out)
         for option in inner:  # first member the value fits, without recording problems
-            probe = Collector(out.layers)
+            probe = Collector(out.layers, out.path_guard)
             result = build(option, value, key, probe)
             if result is not _INVALID:
                 return result

@@ -21,7 +21,7 @@ def test_beyond_localhost_needs_a_password(monkeypatch):
     with pytest.raises(ExposureError, match="refusing"):
         auth_for(parse_args(["--host", "0.0.0.0"]))
     auth, message = auth_for(parse_args(["--host", "0.0.0.0", "--password", "s3cret"]))
-    assert auth == [("workbench", "s3cret")] and message is None
+    assert auth == [("workbench", "s3cret")] and "ps" in message  # it shows in `ps`
     monkeypatch.setenv("WORKBENCH_PASSWORD", "env-pass")
     assert auth_for(parse_args(["--host", "0.0.0.0"]))[0] == [("workbench", "env-pass")]
     monkeypatch.delenv("WORKBENCH_PASSWORD")

@@ -65,7 +65,14 @@ class SourceError(ValueError):
 
 
 def inside(folder: Path, relative: str) -> Path | None:
-    """``folder / relative`` if it stays inside ``folder`` (no ``..`` escapes), else None."""
-    root = folder.resolve()
-    path = (root / relative).resolve()
+    """``folder / relative`` if it stays inside ``folder`` (no ``..`` escapes), else None.
+
+    Raises:
+        ValueError: the path runs into a symbolic-link loop (or cannot be resolved).
+    """
+    try:
+        root = folder.resolve()
+        path = (root / relative).resolve()
+    except (RuntimeError, OSError) as exc:  # Python < 3.13 raises RuntimeError for a loop
+        raise ValueError(f"{relative!r}: cannot be resolved (symbolic-link loop?): {exc}") from None
     return path if path.is_relative_to(root) else None

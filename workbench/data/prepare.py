@@ -29,6 +29,7 @@ from workbench.data.validate import Validator
 from workbench.lexicon import Lexicon, LexiconError, load_lexicon
 from workbench.paths import domains_root, workbench_home
 from workbench.recipe import Recipe
+from workbench.safe_write import TargetError, check_target, replace_folder
 from workbench.schema import to_data
 
 PREPARE_VERSION = 3  # 2: layouts, empty-split checks; 3: prepared.json records general_independence
@@ -175,6 +176,24 @@ def _summary(utts: list[Utterance]) -> dict:
     }
 
 
+def check_prepare_target(out: str | Path, *, recipes: list[str | Path] | None = None) -> Path:
+    """``--out`` checked against the write rule (:mod:`workbench.safe_write`): a new or
+    empty folder, or one written by ``data prepare``; never a run, a recipe's folder, the
+    working folder or its parents. (``--force`` means "prepare again", not "replace".)
+
+    Raises:
+        TargetError: the folder is refused, saying what would have been lost.
+    """
+    return check_target(
+        out,
+        kind="folder",
+        made_by_workbench=lambda p: (p / REPORT).is_file(),
+        recipes=recipes or (),
+        writer="`workbench data prepare`",
+        forceable=False,
+    )
+
+
 def prepare_data(
     recipe: Recipe,
     out: str | Path | None = None,
@@ -196,6 +215,11 @@ def prepare_data(
         language=recipe.language,
         log=log,
     )
+    if out is not None:
+        try:
+            check_prepare_target(out)
+        except TargetError as exc:
+            raise DataError(str(exc)) from None
     fingerprint = _fingerprint(recipe, ctx)
     folder = Path(out) if out else workbench_home() / "data" / f"{recipe.name}-{fingerprint[:12]}"
     report_path = folder / REPORT
@@ -288,9 +312,6 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
             kept.append(u)
     splits["train"] = kept
 
-    for split in SPLITS:
-        if getattr(recipe.data, split) and not splits[split]:
-            raise empty_split_error(split, dropped[split])
     problems = [p for s in SPLITS for p in dropped[s]]
     if problems and recipe.data.on_bad_rows == "stop":
         raise DataError(
@@ -298,6 +319,9 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
             "fix them or set it to 'drop'",
             problems,
         )
+    for split in SPLITS:
+        if getattr(recipe.data, split) and not splits[split]:
+            raise empty_split_error(split, dropped[split])
     for split, utts in splits.items():
         if utts:
             write_manifest(staging / f"{split}.jsonl", utts)
@@ -349,10 +373,4 @@ def _check_independence(
 
 def _swap_in(staging: Path, folder: Path) -> None:
     """Replace ``folder`` by ``staging`` (two renames; the old copy is removed last)."""
-    old = None
-    if folder.exists():
-        old = folder.with_name(f".{folder.name}.old-{time.time_ns()}")
-        folder.rename(old)
-    staging.rename(folder)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_folder(staging, folder)

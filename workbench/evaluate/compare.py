@@ -352,45 +352,103 @@ def _merge_if_same(loaded: LoadedModel, audio: list) -> bool:
     return False
 
 
-def write_report(report: dict, out: str | Path) -> list[Path]:
-    """``report.json`` at ``out``, with ``utterances.csv`` and ``report.html`` beside it."""
-    from workbench.evaluate.html import render_report
+UTTERANCE_COLUMNS = [
+    "set",
+    "id",
+    "status",
+    "base_wer",
+    "adapted_wer",
+    "reference",
+    "base",
+    "adapted",
+    "terms_recovered",
+]
 
+
+def report_paths(out: str | Path) -> list[Path]:
+    """The files an evaluation writes: ``out`` and, beside it, utterances.csv, report.html."""
     out = Path(out)
-    write_json_atomic(out, report)
-    table = out.with_name("utterances.csv")
-    with open(table, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(
-            [
-                "set",
-                "id",
-                "status",
-                "base_wer",
-                "adapted_wer",
-                "reference",
-                "base",
-                "adapted",
-                "terms_recovered",
-            ]
+    return [out, out.with_name("utterances.csv"), out.with_name("report.html")]
+
+
+def _is_report_file(path: Path) -> bool:
+    """Whether ``path`` is a report.json, utterances.csv or report.html the workbench wrote."""
+    import json
+
+    from workbench.evaluate.html import is_report_page
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(1 << 16)
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path.suffix == ".csv":
+        return head.splitlines()[:1] == [",".join(UTTERANCE_COLUMNS)]
+    if path.suffix in (".html", ".htm"):
+        return is_report_page(head)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "sets" in data and "base_model" in data
+
+
+def check_report_targets(
+    out: str | Path, *, force: bool = False, own_run: str | Path | None = None
+) -> list[Path]:
+    """``out`` and its siblings checked against the write rule (:mod:`workbench.safe_write`):
+    each may replace only a report the workbench wrote, unless ``force``.
+
+    Raises:
+        TargetError: one of them is refused, saying what would have been lost.
+    """
+    from workbench.safe_write import check_target
+
+    return [
+        check_target(
+            path,
+            kind="file",
+            made_by_workbench=_is_report_file,
+            force=force,
+            own_run=own_run,
+            option="--out" if i == 0 else f"--out (beside it, {path.name})",
         )
-        for name, data in report["sets"].items():
-            for u in data["utterances"]:
-                writer.writerow(
-                    [
-                        name,
-                        u["id"],
-                        u["status"],
-                        u["base_wer"],
-                        u["adapted_wer"],
-                        u["reference"],
-                        u["base"],
-                        u["adapted"],
-                        "; ".join(u.get("terms_recovered", [])),
-                    ]
-                )
-    page = out.with_name("report.html")
-    page.write_text(render_report(report), encoding="utf-8")
+        for i, path in enumerate(report_paths(out))
+    ]
+
+
+def write_report(
+    report: dict, out: str | Path, *, force: bool = False, own_run: str | Path | None = None
+) -> list[Path]:
+    """``report.json`` at ``out``, with ``utterances.csv`` and ``report.html`` beside it,
+    each written whole; checked first (:func:`check_report_targets`)."""
+    import io
+
+    from workbench.evaluate.html import render_report
+    from workbench.fileio import write_text_atomic
+
+    out, table, page = check_report_targets(out, force=force, own_run=own_run)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(UTTERANCE_COLUMNS)
+    for name, data in report["sets"].items():
+        for u in data["utterances"]:
+            writer.writerow(
+                [
+                    name,
+                    u["id"],
+                    u["status"],
+                    u["base_wer"],
+                    u["adapted_wer"],
+                    u["reference"],
+                    u["base"],
+                    u["adapted"],
+                    "; ".join(u.get("terms_recovered", [])),
+                ]
+            )
+    write_json_atomic(out, report)
+    write_text_atomic(table, buffer.getvalue())
+    write_text_atomic(page, render_report(report))
     return [out, table, page]
 
 

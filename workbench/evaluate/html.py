@@ -170,10 +170,20 @@ def _dependence_notes(report: dict) -> list[str]:
     return out
 
 
+GENERATOR = "<meta name='generator' content='whisper-domain-workbench'>"
+
+
+def is_report_page(head: str) -> bool:
+    """Whether the start of an HTML file is a report page the workbench wrote."""
+    return GENERATOR in head or (
+        head.startswith("<!doctype html>") and ": base vs adapted</title>" in head
+    )
+
+
 def render_report(report: dict) -> str:
     """The whole report as one self-contained HTML page."""
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(report['recipe'])}: "
+        f"<!doctype html><html><head><meta charset='utf-8'>{GENERATOR}<title>{escape(report['recipe'])}: "
         f"base vs adapted</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(report['recipe'])}: base vs adapted</h1>",
         f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "

@@ -7,9 +7,9 @@ fails half-way leaves nothing that looks complete.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +21,7 @@ from workbench.export.adapter_check import MARKER, read_adapter_info
 from workbench.export.model_card import model_card
 from workbench.recipe import Recipe, load_recipe
 from workbench.runs import RunDir
+from workbench.safe_write import TargetError, check_target, replace_folder, temp_sibling
 
 if TYPE_CHECKING:
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
@@ -37,17 +38,87 @@ class ExportError(RuntimeError):
     """A run that cannot be exported (no adapter yet, a failed run)."""
 
 
-def _atomic_folder(out: Path, build: Callable[[Path], None]) -> Path:
+MARKER_FILE = "EXPORT.yaml"  # in every export folder: what the workbench wrote there
+
+
+def is_export_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder written by ``workbench export`` (it has EXPORT.yaml)."""
+    return (path / MARKER_FILE).is_file()
+
+
+def is_export_zip(path: Path) -> bool:
+    """Whether ``path`` is a zip written by ``workbench export`` (EXPORT.yaml at its root)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return MARKER_FILE in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def check_export_target(
+    run_dir: str | Path, out: str | Path, *, force: bool = False, archive: bool = False
+) -> Path:
+    """``out`` (and ``out.zip`` with ``archive``) checked against the write rule
+    (:mod:`workbench.safe_write`): never a run, the working folder or its parents, nor what
+    the workbench did not write unless ``force``.
+
+    Raises:
+        ExportError: the target is refused, saying what would have been lost.
+    """
+    try:
+        path = check_target(
+            out, kind="folder", made_by_workbench=is_export_folder, force=force, own_run=run_dir
+        )
+        if archive:
+            check_target(
+                f"{out}.zip",
+                kind="file",
+                made_by_workbench=is_export_zip,
+                force=force,
+                own_run=run_dir,
+            )
+    except TargetError as exc:
+        raise ExportError(str(exc)) from None
+    return path
+
+
+def _atomic_folder(
+    run_dir: str | Path,
+    out: Path,
+    build: Callable[[Path], None],
+    *,
+    fmt: str,
+    force: bool = False,
+    archive: bool = False,
+) -> Path:
+    """Build the export in a temporary sibling of ``out`` (checked first), then swap it in."""
+    out = check_export_target(run_dir, out, force=force, archive=archive)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         build(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        if not (tmp / MARKER_FILE).is_file():
+            files = sorted(p.name for p in tmp.iterdir())
+            (tmp / MARKER_FILE).write_text(
+                yaml.safe_dump({"format": fmt, "run": RunDir(run_dir).id, "files": files})
+            )
+        replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _zip_folder(folder: Path) -> Path:
+    """``folder.zip`` (its files at the zip's root), written beside it and renamed in."""
+    target = folder.with_name(f"{folder.name}.zip")
+    tmp = temp_sibling(target)
+    tmp.unlink()
+    try:
+        made = Path(shutil.make_archive(str(tmp), "zip", root_dir=folder))
+        made.replace(target)
+    finally:
+        Path(f"{tmp}.zip").unlink(missing_ok=True)
+    return target
 
 
 def _run_parts(run_dir: str | Path) -> tuple[RunDir, dict]:
@@ -58,10 +129,14 @@ def _run_parts(run_dir: str | Path) -> tuple[RunDir, dict]:
     return run, read_adapter_info(run.adapter)
 
 
-def export_peft(run_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
+def export_peft(run_dir: str | Path, out: str | Path, *, force: bool = False) -> tuple[Path, Path]:
     """The adapter package: folder and ``.zip`` with the adapter, recipe, lexicon, report
-    and a model card. Loadable with ``PeftModel.from_pretrained(base, folder)``."""
+    and a model card. Loadable with ``PeftModel.from_pretrained(base, folder)``.
+
+    ``out`` and ``out.zip`` may replace only an earlier export, unless ``force``.
+    """
     run, info = _run_parts(run_dir)
+    check_export_target(run_dir, out, force=force, archive=True)
     recipe = load_recipe(run.recipe, check_model=False)
     report = json.loads(run.report.read_text()) if run.report.is_file() else None
 
@@ -77,15 +152,14 @@ def export_peft(run_dir: str | Path, out: str | Path) -> tuple[Path, Path]:
             shutil.copy2(run.report, tmp / "report.json")
         status = run.status()
         (tmp / "README.md").write_text(model_card(recipe, info, report, status))
-        (tmp / "EXPORT.yaml").write_text(
+        (tmp / MARKER_FILE).write_text(
             yaml.safe_dump(
                 {"format": "peft", "run": run.id, "files": sorted(p.name for p in tmp.iterdir())}
             )
         )
 
-    folder = _atomic_folder(Path(out), build)
-    archive = shutil.make_archive(str(folder), "zip", root_dir=folder)
-    return folder, Path(archive)
+    folder = _atomic_folder(run_dir, Path(out), build, fmt="peft", force=force, archive=True)
+    return folder, _zip_folder(folder)
 
 
 def merged_model(
@@ -104,30 +178,41 @@ def merged_model(
     return model.eval(), loaded.processor, recipe
 
 
-def export_merged(run_dir: str | Path, out: str | Path) -> Path:
+def export_merged(run_dir: str | Path, out: str | Path, *, force: bool = False) -> Path:
     """A standalone Hugging Face Whisper folder, for ``from_pretrained`` and pipelines."""
+    check_export_target(run_dir, out, force=force)
     model, processor, _ = merged_model(run_dir)
 
     def build(tmp: Path) -> None:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
 
-    return _atomic_folder(Path(out), build)
+    return _atomic_folder(run_dir, Path(out), build, fmt="merged", force=force)
 
 
-def export_ct2(run_dir: str | Path, out: str | Path, quantization: str = "int8") -> Path:
+def _merged_into(run_dir: str | Path, out: Path) -> None:
+    """The merged model saved into ``out`` (a scratch folder of the caller's)."""
+    model, processor, _ = merged_model(run_dir)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+
+
+def export_ct2(
+    run_dir: str | Path, out: str | Path, quantization: str = "int8", *, force: bool = False
+) -> Path:
     """A faster-whisper model folder: CTranslate2's converter on the merged model."""
     if quantization not in CT2_QUANTIZATIONS:
         raise ExportError(
             f"quantization {quantization!r}; expected one of {', '.join(CT2_QUANTIZATIONS)}"
         )
+    check_export_target(run_dir, out, force=force)
     try:
         from ctranslate2.converters import TransformersConverter
     except ImportError:
         raise ExportError(CT2_MISSING) from None
 
     with tempfile.TemporaryDirectory() as merged:
-        export_merged(run_dir, Path(merged) / "model")
+        _merged_into(run_dir, Path(merged) / "model")
 
         def build(tmp: Path) -> None:
             converter = TransformersConverter(
@@ -135,4 +220,4 @@ def export_ct2(run_dir: str | Path, out: str | Path, quantization: str = "int8")
             )
             converter.convert(str(tmp), quantization=quantization, force=True)
 
-        return _atomic_folder(Path(out), build)
+        return _atomic_folder(run_dir, Path(out), build, fmt="ct2", force=force)

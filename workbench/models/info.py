@@ -8,6 +8,7 @@ only when a language is asked about.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from workbench.models.bundled import BUNDLED, get_bundled
 
 BUNDLED_PREFIX = "bundled:"
 MULTILINGUAL_VOCAB = 51865  # English-only Whisper models have 51864 tokens
+# A hub id as the hub accepts it: [owner/]name, letters, digits, '-', '_', '.', at most 96.
+_HUB_ID = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?/)?[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$"
+)
 
 
 class ModelLoadError(RuntimeError):
@@ -51,6 +56,11 @@ def resolve_model_source(spec: str) -> ModelSource:
                 f"folder (config.json, model.safetensors, the processor files)"
             )
         return ModelSource(spec, "local", str(path))
+    if not _HUB_ID.match(spec) or ".." in spec or "--" in spec:
+        raise ModelLoadError(
+            f"model {spec!r}: not bundled:NAME, a local folder, nor a hub id (owner/name: "
+            "letters, digits, '-', '_' and '.', at most 96 each)"
+        )
     return ModelSource(spec, "hub", spec)
 
 

@@ -4,6 +4,7 @@ it in the recipe; see which terms the base model misses on the eval set."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -15,6 +16,7 @@ from workbench.schema import safe_yaml
 from workbench.ui.common import Shared, friendly, require_recipe, run_of
 from workbench.ui.recipe_editor import data_block
 from workbench.ui.uploads import safe_name
+from workbench.ui.workspace import Workspace
 
 MISSED_COLUMNS = ["term", "category", "times missed by the base model"]
 
@@ -103,6 +105,19 @@ def base_misses(recipe, progress=None) -> dict[str, int]:
     return dict(recall.missed)
 
 
+def lexicon_target(ws: Workspace, label: str, replace: bool) -> Path:
+    """Where a lexicon named ``label`` is saved; an existing one is replaced only when the
+    user ticked "replace" (as recipes are)."""
+    target = ws.lexicons / f"{safe_name(label or 'lexicon', 'lexicon')}.tsv"
+    if target.exists() and not replace:
+        raise gr.Error(
+            f"{target} exists ({len(target.read_bytes())} bytes); choose another name or "
+            "tick 'replace if it exists'",
+            print_exception=False,
+        )
+    return target
+
+
 def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
     """Build the tab; returns its components by name."""
     ws = shared.ws
@@ -118,6 +133,7 @@ def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
     )
     with gr.Row():
         name = gr.Textbox(label="save as (name)", value="my-lexicon")
+        replace = gr.Checkbox(label="replace if it exists", value=False)
         save_btn = gr.Button("Save and use in the recipe", variant="primary")
     gr.Markdown("### Terms the base model misses on the eval set")
     with gr.Row():
@@ -145,8 +161,8 @@ def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
         return gr.update(value=search(frame, text), visible=True)
 
     @friendly
-    def on_save(frame: pd.DataFrame, label: str, text: str):
-        target = ws.lexicons / f"{safe_name(label or 'lexicon', 'lexicon')}.tsv"
+    def on_save(frame: pd.DataFrame, label: str, replace: bool, text: str):
+        target = lexicon_target(ws, label, replace)
         tmp = ws.scratch_file(".tsv", "lexicon-")
         try:
             tmp.write_text(frame_to_tsv(frame), encoding="utf-8")
@@ -189,7 +205,15 @@ def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
 
     shared.recipe.change(on_recipe, [shared.recipe], [source, table])
     query.change(on_search, [table, query], [found])
-    save_btn.click(on_save, [table, name, shared.yaml], [shared.yaml, shared.data_code])
+    save_btn.click(on_save, [table, name, replace, shared.yaml], [shared.yaml, shared.data_code])
     from_run.click(on_from_run, [shared.run, shared.recipe], [missed])
     check_btn.click(on_check, [shared.recipe], [missed])
-    return {"table": table, "missed": missed, "save": save_btn, "query": query}
+    return {
+        "table": table,
+        "missed": missed,
+        "save": save_btn,
+        "query": query,
+        "name": name,
+        "replace": replace,
+        "on_save": on_save,
+    }

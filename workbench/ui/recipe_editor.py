@@ -83,19 +83,21 @@ def check_text(
             return None, _relabel(exc.problems, scratch), None
         scratch.write_text(_dump(rebase_paths(data, base_dir, scratch.parent)), encoding="utf-8")
         try:
-            recipe = load_recipe(scratch)
+            recipe = load_recipe(scratch, path_guard=ws.path_guard)
         except RecipeError as exc:
             problems = _relabel(exc.problems, scratch)
             # Paths that leave the workspace are worth saying even beside a bad model.
             with contextlib.suppress(RecipeError):
-                problems += ws.outside(load_recipe(scratch, check_model=False))
+                problems += ws.outside(
+                    load_recipe(scratch, check_model=False, path_guard=ws.path_guard)
+                )
             return None, problems, data
         outside = ws.outside(recipe)
         if outside:
             return None, outside, data
         if check_inputs:
             try:
-                recipe = load_recipe(scratch, check_inputs=True)
+                recipe = load_recipe(scratch, check_inputs=True, path_guard=ws.path_guard)
             except RecipeError as exc:
                 return None, _relabel(exc.problems, scratch), data
         return recipe, [], data

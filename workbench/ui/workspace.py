@@ -101,20 +101,31 @@ class Workspace:
 
     def may_read(self, path: str | Path) -> bool:
         """Whether ``path`` (links followed) lies under one of :meth:`readable_roots`."""
-        resolved = Path(path).expanduser().resolve()
+        try:
+            resolved = Path(path).expanduser().resolve()
+        except (RuntimeError, OSError):  # a symbolic-link loop: nothing to read there
+            return False
         return any(resolved.is_relative_to(root) for root in self.readable_roots())
+
+    def path_guard(self, path: str | Path) -> str | None:
+        """Why the UI may not read ``path`` (outside the workspace), else None. The same
+        words whether the path exists or not, is a file or a folder: the UI tells nothing
+        of the server's other files."""
+        if self.may_read(path):
+            return None
+        where = ", ".join(str(root) for root in self.readable_roots())
+        return f"{path} is outside the workspace; expected a path under {where}"
 
     def outside(self, recipe: Recipe, label: str = "recipe") -> list[Problem]:
         """The recipe's paths (data, lexicon, noise, a local base model) that leave the
         workspace: the UI is a door for people who may not read the server's other files."""
-        where = ", ".join(str(root) for root in self.readable_roots())
         found = list(path_values(recipe))
         if is_local_spec(recipe.base_model):
             found.append(("base_model", recipe.base_model))
         return [
-            Problem(label, key, f"{value} is outside the workspace; expected a path under {where}")
+            Problem(label, key, refused)
             for key, value in found
-            if not self.may_read(value)
+            if (refused := self.path_guard(value))
         ]
 
     def load_recipe(self, path: str | Path, *, check_model: bool = True) -> Recipe:
@@ -127,7 +138,7 @@ class Workspace:
         path = Path(path)
         if not self.may_read(path):
             raise RecipeError([Problem(str(path), "", "is outside the workspace; open it there")])
-        recipe = load_recipe(path, check_model=check_model)
+        recipe = load_recipe(path, check_model=check_model, path_guard=self.path_guard)
         problems = self.outside(recipe, str(path))
         if problems:
             raise RecipeError(problems)

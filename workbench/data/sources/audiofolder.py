@@ -75,7 +75,11 @@ def prepare_audiofolder(
         if not isinstance(name, str) or not name.strip():
             out.problems.append(RowProblem(where, f"missing {cols.audio}"))
             continue
-        audio = inside(folder, name.strip())
+        try:
+            audio = inside(folder, name.strip())
+        except ValueError as exc:
+            out.problems.append(RowProblem(where, f"{cols.audio} {exc}"))
+            continue
         if audio is None:
             out.problems.append(RowProblem(where, f"{cols.audio} {name!r} points outside {folder}"))
             continue
