@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.fileio import SpecialFileError, read_regular_bytes
+
 COLUMNS = ("term", "spoken", "category", "misrecognitions")
 REQUIRED = ("term", "category")
 # Languages written without spaces between words: terms match as runs of characters.
@@ -144,13 +146,16 @@ def load_lexicon(path: str | Path) -> Lexicon:
     """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = read_regular_bytes(path)
+        text = raw.decode("utf-8-sig")
+    except SpecialFileError as exc:
+        raise LexiconError([str(exc)]) from None
     except FileNotFoundError:
         raise LexiconError([f"{path}: no such file"]) from None
     except IsADirectoryError:
         raise LexiconError([f"{path}: is a folder, expected a lexicon.tsv file"]) from None
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise LexiconError([f"{path}:{line}: not UTF-8 text (byte {exc.start})"]) from None
 
     problems: list[str] = []

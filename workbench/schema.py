@@ -19,6 +19,8 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
+from workbench.fileio import special_kind
+
 
 class SpecError(ValueError):
     """Raised by a spec's ``__post_init__``: one ``(field, message)`` per bad field."""
@@ -199,7 +201,10 @@ class Collector:
             child = join_key(key, f.name)
             resolved = (self.origin(child).base_dir / Path(value).expanduser()).resolve()
             setattr(spec, f.name, str(resolved))
-            if not resolved.exists():
+            special = special_kind(resolved)
+            if special:
+                self.add(child, f"{special}, not a regular file or folder: {resolved}")
+            elif not resolved.exists():
                 self.add(child, f"no such {'folder' if kind == 'dir' else 'file'}: {resolved}")
             elif kind == "file" and not resolved.is_file():
                 self.add(child, f"expected a file, got a folder: {resolved}")

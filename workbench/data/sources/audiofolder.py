@@ -13,6 +13,7 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows, inside
 from workbench.data.sources._files import tree_digest
+from workbench.fileio import open_regular, read_regular_text
 from workbench.recipe import AudioFolderSource, ManifestSource
 
 TEXT_KEYS = ("transcription", "text", "sentence")
@@ -23,7 +24,7 @@ def _rows(folder: Path) -> list[tuple[str, dict]]:
     jsonl, table = folder / "metadata.jsonl", folder / "metadata.csv"
     if jsonl.is_file():
         rows = []
-        for number, line in enumerate(jsonl.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(read_regular_text(jsonl).splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -34,7 +35,7 @@ def _rows(folder: Path) -> list[tuple[str, dict]]:
                 row = {"__error__": "expected a JSON object"}
             rows.append((f"{jsonl}:{number}", row))
         return rows
-    with open(table, newline="", encoding="utf-8") as f:
+    with open_regular(table, "r", newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         return [(f"{table}:{reader.line_num}", dict(row)) for row in reader]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows
 from workbench.data.sources._files import file_digest, stat_digest
+from workbench.fileio import open_regular
 from workbench.recipe import CsvSource, ManifestSource
 
 
@@ -23,7 +24,7 @@ def prepare_csv(spec: CsvSource | ManifestSource, ctx: PrepareContext | None = N
     audio_col, text_col = _columns(spec)
     out = SourceRows()
     base = path.resolve().parent
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+    with open_regular(path, "r", newline="", encoding="utf-8", errors="replace") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         missing = [c for c in (audio_col, text_col) if c not in header]
@@ -57,6 +58,6 @@ def fingerprint_csv(spec: CsvSource | ManifestSource, ctx: PrepareContext | None
     path = Path(spec.path)
     audio_col, _ = _columns(spec)
     base = path.resolve().parent
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+    with open_regular(path, "r", newline="", encoding="utf-8", errors="replace") as f:
         audio = [base / (r.get(audio_col) or "") for r in csv.DictReader(f)]
     return file_digest(path) + stat_digest(audio)
