@@ -275,6 +275,7 @@ def _evaluate(
     out: Path,
     data: list[str] | None = None,
     prompt: bool | None = None,
+    foreign: bool = False,
 ) -> int:
     from workbench.data.prepare import DataError
     from workbench.evaluate.compare import EvalError, evaluate_adapter, summary_table, write_report
@@ -282,7 +283,12 @@ def _evaluate(
 
     try:
         report = evaluate_adapter(
-            recipe, adapter, data=data, prompt=prompt, log=lambda m: print(m, flush=True)
+            recipe,
+            adapter,
+            data=data,
+            prompt=prompt,
+            foreign=foreign,
+            log=lambda m: print(m, flush=True),
         )
     except (EvalError, DataError, AdapterError) as exc:
         _err(str(exc))
@@ -302,7 +308,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if out is None:  # a run's adapter reports into its run folder
         parent = args.adapter.resolve().parent
         out = parent / "report.json" if (parent / "status.json").is_file() else Path("report.json")
-    return _evaluate(recipe, args.adapter, out, data=args.data, prompt=args.prompt)
+    return _evaluate(
+        recipe, args.adapter, out, data=args.data, prompt=args.prompt, foreign=args.foreign_adapter
+    )
 
 
 def cmd_augment(args: argparse.Namespace) -> int:
@@ -346,7 +354,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_USAGE
     try:
-        adapters = AdapterSet(loaded, args.adapter or [])
+        adapters = AdapterSet(loaded, args.adapter or [], foreign=args.foreign_adapter)
     except AdapterError as exc:
         _err(f"--adapter: {exc}")
         return EXIT_USAGE
@@ -565,6 +573,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also decode with the lexicon as prompt (default: the recipe's lexicon.prompt)",
     )
+    evaluate.add_argument(
+        "--foreign-adapter",
+        action="store_true",
+        help="the adapter was made elsewhere (no workbench_adapter.json); its peft config "
+        "must name the base model",
+    )
     evaluate.set_defaults(func=cmd_eval)
 
     export = sub.add_parser(
@@ -622,6 +636,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcribe.add_argument(
         "--lexicon-prompt", action="store_true", help="bias decoding with the adapter's lexicon"
+    )
+    transcribe.add_argument(
+        "--foreign-adapter",
+        action="store_true",
+        help="the adapter was made elsewhere (no workbench_adapter.json); its peft config "
+        "must name the base model",
     )
     transcribe.set_defaults(func=cmd_transcribe)
 

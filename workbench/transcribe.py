@@ -197,13 +197,21 @@ class AdapterSet:
     """Adapters on one loaded base model, switched without reloading the base.
 
     Each adapter is checked first (safetensors only; made for this base model, its targets
-    present, its shapes fitting) and loaded under its folder's name.
+    present, its shapes fitting; ``foreign``: made elsewhere, see :func:`check_adapter_fits`)
+    and loaded under its folder's name; the base weights are then proved untouched.
     """
 
-    def __init__(self, loaded: LoadedModel, folders: Sequence[str | Path]) -> None:
+    def __init__(
+        self, loaded: LoadedModel, folders: Sequence[str | Path], *, foreign: bool = False
+    ) -> None:
         from peft import PeftModel
 
-        from workbench.export.adapter_check import AdapterError, check_adapter_fits
+        from workbench.export.adapter_check import (
+            AdapterError,
+            base_digest,
+            check_adapter_fits,
+            check_base_untouched,
+        )
         from workbench.models.info import model_fingerprint
 
         self.loaded = loaded
@@ -211,8 +219,9 @@ class AdapterSet:
         self.folders: dict[str, Path] = {}
         base = loaded.model  # checks look at the base model's own module names
         base_sha = model_fingerprint(loaded.spec, loaded.path) if folders else None
+        before = base_digest(base) if folders else {}
         for folder in map(Path, folders):
-            check_adapter_fits(folder, loaded.spec, base, base_sha)
+            check_adapter_fits(folder, loaded.spec, base, base_sha, foreign=foreign)
             name = folder.resolve().name
             if name in self.folders:
                 name = f"{name}-{len(self.names)}"
@@ -224,6 +233,7 @@ class AdapterSet:
                 loaded.model.load_adapter(str(folder), adapter_name=name)
             if not isinstance(loaded.model, PeftModel):
                 raise AdapterError(f"{folder}: could not be applied")
+            check_base_untouched(loaded.model, before, folder)
             self.names.append(name)
             self.folders[name] = folder
         loaded.model.eval()

@@ -118,5 +118,8 @@ def test_a_huge_lexicon_is_normalized_once_and_searched_as_fast_as_a_small_one()
     small_normalize = get_normalizer("en")
     term_recall(refs, hyps, small, small_normalize)
     small_time = timed(small, small_normalize)
-    print(f"\n100,000 terms: {big_time:.3f} s for 10 passes over 2 clips; 11 terms: {small_time:.3f} s")
+    print(
+        f"\n100,000 terms: {big_time:.3f} s for 10 passes over 2 clips; "
+        f"11 terms: {small_time:.3f} s"
+    )
     assert big_time < 3 * small_time + 0.05

@@ -19,7 +19,7 @@ def _figures_table(report: dict) -> str:
 
 def model_card(recipe: Recipe, info: dict, report: dict | None, status: dict) -> str:
     """Markdown with YAML front matter: base model and hash, domain, data, figures, limits."""
-    meta = info["meta"]
+    meta = info["meta"] or {}
     front = {
         "library_name": "peft",
         "base_model": recipe.base_model,
