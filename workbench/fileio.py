@@ -75,12 +75,14 @@ def open_regular(path: str | Path, mode: str = "rb", **kwargs) -> IO:
     """
     if mode not in ("r", "rb"):
         raise ValueError(f"open_regular reads only ('r' or 'rb'), not {mode!r}")
+    check_not_special(path)  # a socket cannot even be opened: say what it is first
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        kind = _kind(os.fstat(fd).st_mode)
+        st_mode = os.fstat(fd).st_mode
+        kind = _kind(st_mode)
         if kind:
             raise SpecialFileError(f"{path}: {kind}, not a regular file; refusing to read it")
-        if stat.S_ISDIR(os.fstat(fd).st_mode):
+        if stat.S_ISDIR(st_mode):
             raise IsADirectoryError(21, "Is a directory", str(path))
         os.set_blocking(fd, True)
         return os.fdopen(fd, mode, **kwargs)
