@@ -237,8 +237,11 @@ def test_the_ui_caps_uploads_and_cleans_up_consumed_ones(tmp_path, monkeypatch):
     held.write_bytes(b"x")
     mine = tmp_path / "mine.wav"
     mine.write_bytes(b"y")
-    assert uploads.discard_upload(mine) is False and mine.exists()  # not Gradio's: kept
-    assert uploads.discard_upload(held) is True
+    assert uploads.discard_upload(mine, 0) is False and mine.exists()  # not Gradio's: kept
+    uploads.hold_uploads([held, held])  # two actions consume the same upload
+    assert uploads.discard_upload(held, 0) is True
+    assert held.exists()  # the other action still holds it
+    assert uploads.discard_upload(held, 0) is True
     assert not held.exists() and not held.parent.exists()
 
 

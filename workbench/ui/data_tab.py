@@ -22,6 +22,7 @@ from workbench.ui.uploads import (
     check_dataset,
     discard_upload,
     extract_zip,
+    hold_uploads,
     import_files,
     safe_name,
 )
@@ -143,6 +144,7 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
         if not paths:
             raise gr.Error("choose a zip, or audio files and a CSV, first", print_exception=False)
         items = [Path(p) for p in paths]
+        hold_uploads(items)
         label = safe_name(dataset_name or "dataset", "dataset")
         try:
             if len(items) == 1 and items[0].suffix.lower() == ".zip":

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import shutil
 import stat
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -71,27 +73,73 @@ def upload_folder() -> Path:
     return Path(get_upload_folder()).resolve()
 
 
-def discard_upload(path: str | Path) -> bool:
+_HELD: dict[Path, int] = {}  # uploads an action is consuming now -> how many actions
+_HELD_LOCK = threading.Lock()
+UPLOAD_GRACE_S = 60.0  # Gradio keeps one copy per content: another session may want it
+
+
+def hold_uploads(paths: list[str | Path]) -> list[Path]:
+    """Mark uploads as being consumed (see :func:`discard_upload`); returns them resolved."""
+    held = []
+    with _HELD_LOCK:
+        for path in paths:
+            target = Path(path).resolve()
+            _HELD[target] = _HELD.get(target, 0) + 1
+            held.append(target)
+    return held
+
+
+def discard_upload(path: str | Path, grace_s: float | None = None) -> bool:
     """Delete a consumed upload from Gradio's upload folder (and its folder, once empty).
 
     Only files inside that folder are touched: a path anywhere else (a clip of the user's
-    own data) is left alone. Returns whether something was deleted.
+    own data) is left alone. Gradio stores an upload under the hash of its content, so two
+    sessions uploading the same bytes share one file: the deletion waits ``grace_s``
+    (``$WORKBENCH_UPLOAD_GRACE_S``, default 60 s), and is skipped when another action holds
+    the file then, or it was uploaded again meanwhile (Gradio's ``delete_cache`` takes what
+    is left within the hour). Returns whether a deletion was scheduled.
     """
     root = upload_folder()
     try:
         target = Path(path).resolve()
+        stamp = target.stat()
     except (OSError, RuntimeError):
         return False
+    with _HELD_LOCK:
+        if _HELD.get(target):
+            _HELD[target] -= 1
+            if not _HELD[target]:
+                del _HELD[target]
     if target == root or not target.is_relative_to(root) or not target.is_file():
         return False
-    target.unlink(missing_ok=True)
-    folder = target.parent
-    while folder != root and folder.is_relative_to(root):
-        try:
-            folder.rmdir()  # only when empty
-        except OSError:
-            break
-        folder = folder.parent
+    if grace_s is None:
+        grace_s = float(os.environ.get("WORKBENCH_UPLOAD_GRACE_S", UPLOAD_GRACE_S))
+
+    def delete() -> None:
+        with _HELD_LOCK:
+            if _HELD.get(target):
+                return
+            try:
+                now = target.stat()
+            except OSError:
+                return
+            if (now.st_ino, now.st_mtime_ns) != (stamp.st_ino, stamp.st_mtime_ns):
+                return  # uploaded again since: that upload's action will discard it
+            target.unlink(missing_ok=True)
+        folder = target.parent
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
+            folder = folder.parent
+
+    if grace_s <= 0:
+        delete()
+    else:
+        timer = threading.Timer(grace_s, delete)
+        timer.daemon = True
+        timer.start()
     return True
 
 
