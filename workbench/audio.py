@@ -105,6 +105,8 @@ def audio_seconds(path: str | Path, *, max_seconds: float = MAX_SECONDS) -> floa
         raise AudioError(
             path, f"truncated: the header promises {missing} more frames than the file holds"
         )
+    if frames * SAMPLE_RATE < 4 * rate:  # a few samples: may resample to none; decide as load_audio
+        load_audio(path, max_seconds=max_seconds)
     return frames / rate
 
 
