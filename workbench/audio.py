@@ -9,11 +9,13 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from workbench.fileio import special_kind
+
 SAMPLE_RATE = 16_000
 MIN_SAMPLE_RATE = 4_000
 MAX_SECONDS = 4 * 3600  # one file; a longer recording is better split first
 LIMIT_TEXT = f"the limit is {MAX_SECONDS // 3600} hours a file"
-BLOCK_FRAMES = 1 << 20
+BLOCK_FRAMES = 1 << 18
 
 
 class AudioError(ValueError):
@@ -25,46 +27,125 @@ class AudioError(ValueError):
         self.reason = reason
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+class AudioTooLong(AudioError):
+    """A file longer than the caller's limit (from its header, or while decoding)."""
+
+
+def load_audio(
+    path: str | Path,
+    sample_rate: int = SAMPLE_RATE,
+    *,
+    max_seconds: float = MAX_SECONDS,
+    truncate: bool = False,
+) -> np.ndarray:
     """Decode ``path`` (wav, flac, mp3, ogg, ...) to mono float32 at ``sample_rate``.
 
-    Channels are averaged; other rates are resampled (soxr, high quality).
+    Channels are averaged; other rates are resampled (soxr, high quality). Both happen block
+    by block while decoding, so memory follows the output at ``sample_rate``, never the file
+    at its own rate, and never the whole file before its length is known: a file longer than
+    ``max_seconds`` is refused from its header when the header tells, else as soon as the
+    decoded audio passes the limit. With ``truncate`` the first ``max_seconds`` are returned
+    instead (a preview), and nothing after them is decoded.
 
     Raises:
-        AudioError: missing, not a file, empty, undecodable, truncated, holding NaN/inf
-            samples, a sample rate under 4 kHz, or longer than 4 hours.
+        AudioError: missing, not a regular file, empty, undecodable, truncated, holding
+            NaN/inf samples, a sample rate under 4 kHz, or longer than ``max_seconds``.
     """
     path = Path(path)
     if not path.exists():
         raise AudioError(path, "no such file")
     if not path.is_file():
-        raise AudioError(path, "not a file")
+        kind = special_kind(path)
+        raise AudioError(path, f"{kind}, not a regular file" if kind else "not a file")
     if path.stat().st_size == 0:
         raise AudioError(path, "empty file (0 bytes)")
     try:
-        audio, rate, channels = _read_mono(path)
+        audio, frames, rate, channels = _read_mono(path, sample_rate, max_seconds, truncate)
     except AudioError:
         raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise AudioError(path, f"cannot decode audio ({_short(exc)})") from None
-    if audio.shape[0] == 0:
+    if frames == 0:
         raise AudioError(path, "no audio samples")
-    missing = _wav_shortfall(path, audio.shape[0], channels)
+    missing = 0 if truncate else _wav_shortfall(path, frames, channels)
     if missing:
         raise AudioError(
             path, f"truncated: the header promises {missing} more frames than the file holds"
         )
-    if rate != sample_rate:
-        frames = audio.shape[0]
-        audio = soxr.resample(audio, rate, sample_rate, quality="HQ").astype(np.float32)
-        if audio.size == 0:
-            raise AudioError(path, f"too short: {frames} sample(s) at {rate} Hz")
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    if audio.size == 0:
+        raise AudioError(path, f"too short: {frames} sample(s) at {rate} Hz")
+    return audio
 
 
-def _read_mono(path: Path) -> tuple[np.ndarray, int, int]:
-    """Decode block by block, averaging channels as it goes: memory follows the audio that
-    is really there, not what a header claims (a damaged header may claim years)."""
+def audio_seconds(path: str | Path, *, max_seconds: float = MAX_SECONDS) -> float:
+    """Decode ``path`` through (as :func:`load_audio` would, with its checks) without keeping
+    the audio; return its length in seconds. For checking a file at the door.
+
+    Raises:
+        AudioError: as :func:`load_audio`.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "no such file")
+    if not path.is_file():
+        kind = special_kind(path)
+        raise AudioError(path, f"{kind}, not a regular file" if kind else "not a file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        _, frames, rate, channels = _read_mono(path, None, max_seconds, False)
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioError(path, f"cannot decode audio ({_short(exc)})") from None
+    if frames == 0:
+        raise AudioError(path, "no audio samples")
+    missing = _wav_shortfall(path, frames, channels)
+    if missing:
+        raise AudioError(
+            path, f"truncated: the header promises {missing} more frames than the file holds"
+        )
+    if frames * SAMPLE_RATE < 4 * rate:  # a few samples: may resample to none; decide as load_audio
+        load_audio(path, max_seconds=max_seconds)
+    return frames / rate
+
+
+def _limit_text(max_seconds: float) -> str:
+    if max_seconds == MAX_SECONDS:
+        return LIMIT_TEXT
+    return f"the limit here is {_hours(max_seconds)} a file"
+
+
+class _Buffer:
+    """A growing float32 array: sized from the header's promise, doubled if it lies."""
+
+    def __init__(self, capacity: int) -> None:
+        self.data = np.empty(max(capacity, 1024), np.float32)
+        self.size = 0
+
+    def add(self, block: np.ndarray) -> None:
+        end = self.size + block.shape[0]
+        if end > self.data.shape[0]:
+            grown = np.empty(max(end, 2 * self.data.shape[0]), np.float32)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = block
+        self.size = end
+
+    def array(self) -> np.ndarray:
+        if self.size == self.data.shape[0]:
+            return self.data
+        return self.data[: self.size].copy()
+
+
+def _read_mono(
+    path: Path, sample_rate: int | None, max_seconds: float, truncate: bool
+) -> tuple[np.ndarray, int, int, int]:
+    """Decode block by block, averaging channels and resampling as it goes: memory follows
+    the audio that is really there at ``sample_rate`` (nothing kept when None), not what a
+    header claims (a damaged header may claim years) nor the file's own rate (192 kHz holds
+    12 times the samples of 16 kHz). Returns the audio, the frames decoded at the file's
+    rate, the rate and the channels."""
     with sf.SoundFile(str(path)) as f:
         rate, channels = int(f.samplerate), int(f.channels)
         if rate < MIN_SAMPLE_RATE:
@@ -73,22 +154,40 @@ def _read_mono(path: Path) -> tuple[np.ndarray, int, int]:
                 f"sample rate {rate} Hz, too low for speech "
                 f"(expected {MIN_SAMPLE_RATE} Hz or more)",
             )
-        limit = MAX_SECONDS * rate
-        if limit < f.frames < 2**62:  # (libsndfile says 2**63 - 1 for "unknown")
-            raise AudioError(path, f"{_hours(f.frames / rate)} by its header; {LIMIT_TEXT}")
-        parts, total = [], 0
+        limit = int(max_seconds * rate)  # frames at the file's rate: max_seconds of audio
+        known = 0 < f.frames < 2**62  # (libsndfile says 2**63 - 1 for "unknown")
+        if known and f.frames > limit and not truncate:
+            raise AudioTooLong(
+                path, f"{_hours(f.frames / rate)} by its header; {_limit_text(max_seconds)}"
+            )
+        keep = sample_rate is not None
+        stream = (
+            soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")
+            if keep and rate != sample_rate
+            else None
+        )
+        expected = min(f.frames, limit) if known else min(limit, 30 * rate)
+        out = _Buffer(int(expected * (sample_rate or rate) / rate) + 64 if keep else 0)
+        total = 0
         while True:
-            block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+            block = f.read(min(BLOCK_FRAMES, limit + 1 - total), dtype="float32", always_2d=True)
             if block.shape[0] == 0:
                 break
             if not np.isfinite(block).all():
                 raise AudioError(path, "audio holds NaN or infinite samples")
+            if total + block.shape[0] > limit:
+                if not truncate:
+                    raise AudioTooLong(path, f"longer than {_limit_text(max_seconds)}")
+                block = block[: limit - total]
             total += block.shape[0]
-            if total > limit:
-                raise AudioError(path, f"longer than {LIMIT_TEXT}")
-            parts.append(block.mean(axis=1) if channels > 1 else block[:, 0].copy())
-    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    return audio.astype(np.float32, copy=False), rate, channels
+            if keep:
+                mono = block.mean(axis=1) if channels > 1 else np.ascontiguousarray(block[:, 0])
+                out.add(stream.resample_chunk(mono) if stream is not None else mono)
+            if total >= limit and truncate:
+                break
+        if stream is not None:
+            out.add(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    return out.array(), total, rate, channels
 
 
 def _hours(seconds: float) -> str:

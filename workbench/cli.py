@@ -134,8 +134,10 @@ def _open_run(args: argparse.Namespace, recipe: Recipe) -> RunDir | None:
     # Under torchrun every rank opens the same folder; the first checks it (the others
     # would see what it has begun to write), and a refusal there ends them all.
     first_rank = os.environ.get("RANK", "0") == "0"
-    if not args.resume and first_rank and not _target_ok(
-        lambda: check_new_run_dir(args.run_dir, recipes=[args.recipe])
+    if (
+        not args.resume
+        and first_rank
+        and not _target_ok(lambda: check_new_run_dir(args.run_dir, recipes=[args.recipe]))
     ):
         return None
     return RunDir(args.run_dir)
@@ -304,6 +306,7 @@ def _evaluate(
     boost: float | None = None,
     lexicon: Path | None = None,
     force: bool = False,
+    foreign: bool = False,
 ) -> int:
     from workbench.data.prepare import DataError
     from workbench.evaluate.compare import (
@@ -329,6 +332,7 @@ def _evaluate(
             prompt=prompt,
             boost=boost,
             lexicon_path=lexicon,
+            foreign=foreign,
             log=lambda m: print(m, flush=True),
         )
     except (EvalError, DataError, AdapterError, LexiconError) as exc:
@@ -361,6 +365,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         boost=args.boost,
         lexicon=args.lexicon,
         force=args.force,
+        foreign=args.foreign_adapter,
     )
 
 
@@ -440,7 +445,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_USAGE
     try:
-        adapters = AdapterSet(loaded, args.adapter or [])
+        adapters = AdapterSet(loaded, args.adapter or [], foreign=args.foreign_adapter)
     except AdapterError as exc:
         _err(f"--adapter: {exc}")
         return EXIT_USAGE
@@ -742,6 +747,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--lexicon", type=Path, metavar="FILE", help="a lexicon.tsv other than the recipe's"
     )
+    evaluate.add_argument(
+        "--foreign-adapter",
+        action="store_true",
+        help="the adapter was made elsewhere (no workbench_adapter.json); its peft config "
+        "must name the base model",
+    )
     evaluate.set_defaults(func=cmd_eval)
 
     export = sub.add_parser(
@@ -814,6 +825,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcribe.add_argument(
         "--lexicon", type=Path, metavar="FILE", help="the lexicon.tsv to boost (with --boost)"
+    )
+    transcribe.add_argument(
+        "--foreign-adapter",
+        action="store_true",
+        help="the adapter was made elsewhere (no workbench_adapter.json); its peft config "
+        "must name the base model",
     )
     transcribe.set_defaults(func=cmd_transcribe)
 

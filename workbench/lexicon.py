@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.fileio import SpecialFileError, read_regular_bytes
 from workbench.lexicon_text import cell_problem, lookalike_note, skeleton
 
 COLUMNS = ("term", "spoken", "category", "misrecognitions", "weight")
@@ -69,6 +70,8 @@ class Lexicon:
         self.path = path
         self._by_term = {t.term.casefold(): t for t in self.terms}
         self._pattern: tuple[bool, re.Pattern[str]] | None = None  # built on first spans()
+        # (normalizer, spaced) -> automaton over the normalized terms, built on first use
+        self._indexes: dict[tuple[Callable[[str], str], bool], TermIndex] = {}
 
     def __len__(self) -> int:
         return len(self.terms)
@@ -113,11 +116,18 @@ class Lexicon:
         found in "atorvastatin"); in scripts written without spaces (Chinese, Japanese,
         Thai) it must match a run of characters.
         """
-        if spaced:
-            words = normalize(text).split()
-            return [t for t in self.terms if _contains(words, normalize(t.term).split())]
-        joined = "".join(normalize(text).split())
-        return [t for t in self.terms if (n := "".join(normalize(t.term).split())) and n in joined]
+        key = (normalize, spaced)
+        index = self._indexes.get(key)
+        if index is None:
+            # Terms are normalized once per normalizer, not once per sentence; the search
+            # then takes time linear in the text, whatever the size of the lexicon.
+            if len(self._indexes) >= 4:  # a few normalizers at a time (one per evaluation)
+                self._indexes.pop(next(iter(self._indexes)))
+            index = self._indexes[key] = TermIndex(
+                [_tokens(normalize(t.term), spaced) for t in self.terms]
+            )
+        found = index.search(_tokens(normalize(text), spaced))
+        return [self.terms[i] for i in sorted(found)]
 
     def spans(self, text: str, *, spaced: bool = True) -> list[tuple[int, int]]:
         """Where the terms are written in ``text``: ``(start, end)`` character offsets.
@@ -135,11 +145,67 @@ class Lexicon:
         return [m.span() for m in self._pattern[1].finditer(text)]
 
 
-def _contains(words: list[str], needle: list[str]) -> bool:
-    n = len(needle)
-    if n == 0:
-        return False
-    return any(words[i : i + n] == needle for i in range(len(words) - n + 1))
+def _tokens(normalized: str, spaced: bool) -> list[str] | str:
+    """Words in spaced scripts; otherwise the characters, spaces dropped."""
+    return normalized.split() if spaced else "".join(normalized.split())
+
+
+class TermIndex:
+    """An Aho-Corasick automaton over token sequences (words, or characters).
+
+    Built once from the normalized terms; :meth:`search` reports every term that occurs as
+    a contiguous run of tokens in one pass over the text, in time linear in the text (plus
+    the matches), independent of how many terms there are. An empty term never matches.
+    """
+
+    def __init__(self, patterns: list[list[str] | str]) -> None:
+        self._goto: list[dict[str, int]] = [{}]
+        self._fail: list[int] = [0]
+        self._out: list[list[int]] = [[]]  # terms ending at a state (own)
+        self._link: list[int] = [-1]  # nearest state down the fail chain that ends a term
+        for number, pattern in enumerate(patterns):
+            if not pattern:
+                continue
+            state = 0
+            for token in pattern:
+                nxt = self._goto[state].get(token)
+                if nxt is None:
+                    nxt = len(self._goto)
+                    self._goto[state][token] = nxt
+                    self._goto.append({})
+                    self._fail.append(0)
+                    self._out.append([])
+                    self._link.append(-1)
+                state = nxt
+            self._out[state].append(number)
+        queue = list(self._goto[0].values())
+        for state in queue:  # breadth first: a state's fail target is built before it
+            for token, child in self._goto[state].items():
+                queue.append(child)
+                fall = self._fail[state]
+                while fall and token not in self._goto[fall]:
+                    fall = self._fail[fall]
+                target = self._goto[fall].get(token, 0)
+                self._fail[child] = target if target != child else 0
+                fallback = self._fail[child]
+                self._link[child] = fallback if self._out[fallback] else self._link[fallback]
+
+    def search(self, tokens: list[str] | str) -> set[int]:
+        """Numbers (positions in the list given) of the terms found in ``tokens``."""
+        found: set[int] = set()
+        state, goto, fail = 0, self._goto, self._fail
+        for token in tokens:
+            while state and token not in goto[state]:
+                state = fail[state]
+            state = goto[state].get(token, 0)
+            probe = state if self._out[state] else self._link[state]
+            while probe > 0:
+                if self._out[probe]:
+                    if self._out[probe][0] in found:
+                        break  # this state and those below it were reported already
+                    found.update(self._out[probe])
+                probe = self._link[probe]
+        return found
 
 
 def _split_alternatives(cell: str | None) -> tuple[str, ...]:
@@ -196,13 +262,16 @@ def load_lexicon(path: str | Path) -> Lexicon:
     """
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        raw = read_regular_bytes(path)
+        text = raw.decode("utf-8-sig")
+    except SpecialFileError as exc:
+        raise LexiconError([str(exc)]) from None
     except FileNotFoundError:
         raise LexiconError([f"{path}: no such file"]) from None
     except IsADirectoryError:
         raise LexiconError([f"{path}: is a folder, expected a lexicon file"]) from None
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = raw[: exc.start].count(b"\n") + 1
         raise LexiconError([f"{path}:{line}: not UTF-8 text (byte {exc.start})"]) from None
 
     lines = [

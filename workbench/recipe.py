@@ -23,6 +23,7 @@ from workbench.augment.checks import (
     speed_problems,
     telephone_problems,
 )
+from workbench.fileio import SpecialFileError, read_regular_bytes
 from workbench.paths import domains_root
 from workbench.schema import (
     Collector,
@@ -621,7 +622,10 @@ class Recipe(Spec):
 def _read_yaml(path: Path, label: str, problems: list[Problem]) -> tuple[dict, Layer] | None:
     layer = Layer(label=label, base_dir=path.parent)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_regular_bytes(path).decode("utf-8")
+    except SpecialFileError as exc:
+        problems.append(Problem(label, "", str(exc).removeprefix(f"{path}: ")))
+        return None
     except FileNotFoundError:
         problems.append(Problem(label, "", "no such file"))
         return None

@@ -20,6 +20,8 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
+from workbench.fileio import special_kind
+
 
 class SpecError(ValueError):
     """Raised by a spec's ``__post_init__``: one ``(field, message)`` per bad field."""
@@ -213,6 +215,8 @@ class Collector:
             setattr(spec, f.name, str(resolved))
             if self.path_guard is not None and (refused := self.path_guard(resolved)):
                 self.add(child, refused)
+            elif special := special_kind(resolved):
+                self.add(child, f"{special}, not a regular file or folder: {resolved}")
             elif not resolved.exists():
                 self.add(child, f"no such {'folder' if kind == 'dir' else 'file'}: {resolved}")
             elif kind == "file" and not resolved.is_file():

@@ -329,7 +329,8 @@ class AdapterSet:
     """Adapters on one loaded base model, switched without reloading the base.
 
     Each adapter is checked first (safetensors only; made for this base model, its targets
-    present, its shapes fitting) and loaded under its folder's name.
+    present, its shapes fitting; ``foreign``: made elsewhere, see :func:`check_adapter_fits`)
+    and loaded under its folder's name; the base weights are then proved untouched.
     """
 
     def __init__(
@@ -337,11 +338,18 @@ class AdapterSet:
         loaded: LoadedModel,
         folders: Sequence[str | Path],
         names: Sequence[str] | None = None,
+        *,
+        foreign: bool = False,
     ) -> None:
         """``names``: one per folder (default: each folder's name, numbered when repeated)."""
         from peft import PeftModel
 
-        from workbench.export.adapter_check import AdapterError, check_adapter_fits
+        from workbench.export.adapter_check import (
+            AdapterError,
+            base_digest,
+            check_adapter_fits,
+            check_base_untouched,
+        )
         from workbench.models.info import model_fingerprint
 
         self.loaded = loaded
@@ -351,8 +359,9 @@ class AdapterSet:
         base_sha = model_fingerprint(loaded.spec, loaded.path) if folders else None
         if names is not None and len(names) != len(folders):
             raise ValueError(f"names: expected {len(folders)} names, got {len(names)}")
+        before = base_digest(base) if folders else {}
         for index, folder in enumerate(map(Path, folders)):
-            check_adapter_fits(folder, loaded.spec, base, base_sha)
+            check_adapter_fits(folder, loaded.spec, base, base_sha, foreign=foreign)
             name = names[index] if names is not None else folder.resolve().name
             if name in self.folders:
                 if names is not None:
@@ -366,6 +375,7 @@ class AdapterSet:
                 loaded.model.load_adapter(str(folder), adapter_name=name)
             if not isinstance(loaded.model, PeftModel):
                 raise AdapterError(f"{folder}: could not be applied")
+            check_base_untouched(loaded.model, before, folder)
             self.names.append(name)
             self.folders[name] = folder
         loaded.model.eval()

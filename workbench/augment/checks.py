@@ -7,7 +7,10 @@ libraries.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+
+from workbench.fileio import special_kind
 
 Problems = list[tuple[str, str]]
 
@@ -54,6 +57,7 @@ def noise_problems(
         )
     if "folder" in kinds and not folder:
         out.append(("folder", "noise kind 'folder' needs a folder of noise files"))
+    out += special_file_problems("folder", folder)
     return out
 
 
@@ -67,7 +71,25 @@ def reverb_problems(p: float, rooms: Sequence[str], ir_folder: str | None) -> Pr
                 f"expected a list from {', '.join(ROOMS)} (or an ir_folder), got {list(rooms)}",
             )
         )
+    out += special_file_problems("ir_folder", ir_folder)
     return out
+
+
+def special_file_problems(name: str, folder: str | None) -> Problems:
+    """Devices, FIFOs and sockets inside a folder of audio files: reading one would hang or
+    never end, so the folder is refused."""
+    if not folder or not os.path.isdir(folder):
+        return []
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        for file in files:
+            kind = special_kind(os.path.join(root, file))
+            if kind:
+                found.append(f"{os.path.join(root, file)} ({kind})")
+    if not found:
+        return []
+    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+    return [(name, f"holds special files, not regular files: {', '.join(found[:3])}{more}")]
 
 
 def telephone_problems(p: float) -> Problems:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from workbench.fileio import write_text_atomic
+from workbench.fileio import open_regular, write_text_atomic
 
 OPTIONAL = ("duration", "speaker", "lang", "domain", "condition")
 
@@ -78,7 +78,7 @@ def read_manifest(path: str | Path) -> list[Utterance]:
     path = Path(path)
     base = path.resolve().parent
     out = []
-    with open(path, encoding="utf-8") as f:
+    with open_regular(path, "r", encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if line.strip():
                 out.append(parse_manifest_line(line, f"{path}:{number}", base))

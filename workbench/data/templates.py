@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.fileio import read_regular_text
 from workbench.lexicon import Lexicon, Term
 
 SECTIONS = ("train", "heldout")
@@ -183,7 +184,7 @@ def load_templates(path: str | Path, lexicon: Lexicon | None = None) -> list[Tem
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError([f"{path}: cannot read templates ({exc})"]) from None
     problems: list[str] = []

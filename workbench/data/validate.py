@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from workbench.audio import SAMPLE_RATE, AudioError, audio_info, load_audio
+from workbench.audio import SAMPLE_RATE, AudioError, AudioTooLong, audio_info, load_audio
 from workbench.data.candidates import Candidate, RowProblem
 from workbench.data.manifest import Utterance
 
@@ -47,8 +47,15 @@ class Validator:
         if utt_id in self.ids:
             return RowProblem(cand.origin, f"duplicate id {utt_id!r} (first at {self.ids[utt_id]})")
         try:
-            audio = load_audio(cand.audio)
+            # A clip far over the limit is refused from its header or while decoding, never
+            # held whole; one just over it is decoded, to say by how much.
+            audio = load_audio(cand.audio, max_seconds=self.max_duration_s + 60)
             info = audio_info(cand.audio)
+        except AudioTooLong as exc:
+            return RowProblem(
+                cand.origin,
+                f"{cand.audio}: clip longer than {self.max_duration_s:g} s ({exc.reason})",
+            )
         except AudioError as exc:
             return RowProblem(cand.origin, str(exc))
         if info.sample_rate < MIN_SOURCE_RATE:

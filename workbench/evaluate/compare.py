@@ -24,7 +24,12 @@ from workbench.decoding.rewrite import Rewriter
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
 from workbench.evaluate.terms import TermRecall, term_false_alarms, term_recall
-from workbench.export.adapter_check import check_adapter_fits, read_adapter_info
+from workbench.export.adapter_check import (
+    base_digest,
+    check_adapter_fits,
+    check_base_untouched,
+    read_adapter_info,
+)
 from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon, load_lexicon
 from workbench.models.info import model_fingerprint
 from workbench.models.loading import LoadedModel, load_model
@@ -209,6 +214,7 @@ def evaluate_adapter(
     prompt: bool | None = None,
     boost: float | None = None,
     lexicon_path: str | Path | None = None,
+    foreign: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Decode every set with base and adapted model; return the report (see module doc).
@@ -217,7 +223,10 @@ def evaluate_adapter(
     lexicon as prompt, so prompting alone can be compared with training. ``boost`` (default:
     the recipe's ``lexicon.boost``) above 0 adds both systems decoded with the lexicon boost and
     the misrecognition rewrite (``base_boost``, ``adapted_boost``). ``lexicon_path`` takes a
-    lexicon other than the recipe's.
+    lexicon other than the recipe's. ``foreign``: the
+    adapter was made elsewhere (no workbench marker; see :func:`check_adapter_fits`). The
+    base weights are proved bit for bit untouched by loading the adapter before any base
+    figure is computed.
     """
     adapter = Path(adapter)
     info = read_adapter_info(adapter)  # refuse a broken or pickled package before any work
@@ -235,8 +244,10 @@ def evaluate_adapter(
     boost = recipe.lexicon.boost if boost is None else boost
     loaded = load_model(recipe.base_model)
     base_sha = model_fingerprint(recipe.base_model, loaded.path)
-    check_adapter_fits(adapter, recipe.base_model, loaded.model, base_sha)
+    check_adapter_fits(adapter, recipe.base_model, loaded.model, base_sha, foreign=foreign)
+    before = base_digest(loaded.model)
     loaded.model = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
+    check_base_untouched(loaded.model, before, adapter)
     # bf16 on an adapted encoder would merge the adapter into bf16 weights and lose precision
     # when unmerging it for the base model: auto keeps such an encoder in fp32.
     precision = recipe.eval.encoder_precision

@@ -46,7 +46,7 @@ def _serve_section(recipe: Recipe) -> list[str]:
 
 def model_card(recipe: Recipe, info: dict, report: dict | None, status: dict) -> str:
     """Markdown with YAML front matter: base model and hash, domain, data, figures, limits."""
-    meta = info["meta"]
+    meta = info["meta"] or {}
     front = {
         "library_name": "peft",
         "base_model": recipe.base_model,

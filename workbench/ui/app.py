@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from workbench.runs import busy_run, list_runs
@@ -27,6 +29,7 @@ CSS = """
 table.wb-figures td, table.wb-figures th, table.wb-utterances td, table.wb-utterances th{
   border:1px solid #d5d9e0;padding:.25rem .5rem}
 """
+MAX_UPLOAD_MB = 512
 TABS = ["recipes", "data", "lexicon", "augment", "train", "compare", "try", "export", "runs"]
 
 
@@ -47,7 +50,9 @@ def current_run(ws: Workspace) -> str | None:
 
 def build_app(ws: Workspace) -> gr.Blocks:
     """The Gradio app over workspace ``ws`` (launch it with :func:`launch_options`)."""
-    with gr.Blocks(title="Whisper domain workbench") as app:
+    # Uploads and files served back are deleted by Gradio an hour after they were made;
+    # those an action consumes are deleted at once (uploads.discard_upload).
+    with gr.Blocks(title="Whisper domain workbench", delete_cache=(600, 3600)) as app:
         gr.Markdown(
             "## Whisper domain workbench\nAdapt Whisper to your domain: describe it as a "
             "recipe, train an adapter, compare it with the base model, export it."
@@ -100,6 +105,27 @@ def build_app(ws: Workspace) -> gr.Blocks:
     return app
 
 
+def max_upload_bytes() -> int:
+    """The largest upload the server takes: ``$WORKBENCH_MAX_UPLOAD_MB`` (default 512 MB).
+
+    Gradio stops a larger upload while it streams in (HTTP 413) and deletes what it wrote.
+    """
+    raw = os.environ.get("WORKBENCH_MAX_UPLOAD_MB", str(MAX_UPLOAD_MB))
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        raise ValueError(f"WORKBENCH_MAX_UPLOAD_MB: expected a number of MB, got {raw!r}") from None
+    if not megabytes > 0:
+        raise ValueError(f"WORKBENCH_MAX_UPLOAD_MB: expected a number above 0, got {raw!r}")
+    return int(megabytes * 1024**2)
+
+
 def launch_options(ws: Workspace) -> dict:
-    """What ``launch`` needs besides host and port: styling, and which files may be served."""
-    return {"css": CSS, "allowed_paths": [str(ws.runs)], "show_error": True}
+    """What ``launch`` needs besides host and port: styling, which files may be served, and
+    the largest upload taken."""
+    return {
+        "css": CSS,
+        "allowed_paths": [str(ws.runs)],
+        "show_error": True,
+        "max_file_size": max_upload_bytes(),
+    }

@@ -16,6 +16,7 @@ from workbench.recipe import AugmentSpec, NoiseSpec, ReverbSpec, SpeedSpec, Tele
 from workbench.schema import SpecError, safe_yaml, to_data
 from workbench.ui.common import Shared, friendly, require_recipe
 from workbench.ui.recipe_editor import data_block
+from workbench.ui.uploads import discard_upload
 
 MAX_SECONDS = 30
 # A perceptual colour ramp (dark blue → teal → yellow), sampled at 5 points.
@@ -191,10 +192,12 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         if not uploaded and picked not in (listed or []):  # only listed clips are read
             raise gr.Error("that clip is not in the recipe's training set")
         try:
-            samples = load_audio(path)
+            # the first MAX_SECONDS only: nothing after them is decoded
+            samples = load_audio(path, max_seconds=MAX_SECONDS, truncate=True)
         except AudioError as exc:
+            if uploaded:
+                discard_upload(uploaded)
             raise gr.Error(f"{Path(path).name}: {exc.reason}", print_exception=False) from None
-        samples = samples[: MAX_SECONDS * SAMPLE_RATE]
         spec = _spec(s_on, lo, hi, n_on, snr_lo, snr_hi, kinds_, r_on, rooms_, t_on, every_, p)
         babble = None
         if spec.noise is not None and "babble" in spec.noise.kinds:

@@ -17,6 +17,7 @@ from workbench.ui.workspace import Workspace
 
 log = logging.getLogger("workbench.ui")
 F = TypeVar("F", bound=Callable[..., Any])
+PREVIEW_SECONDS = 120  # clips played back in the page: the first two minutes at most
 
 
 @dataclass

@@ -13,7 +13,7 @@ import gradio as gr
 from workbench.audio import AudioError, load_audio
 from workbench.evaluate.compare import difference_lines
 from workbench.evaluate.html import STYLE, charts, figures_table, utterance_table
-from workbench.ui.common import Shared, friendly, run_of
+from workbench.ui.common import PREVIEW_SECONDS, Shared, friendly, run_of
 
 FILTERS = {
     "all": lambda u: True,
@@ -97,7 +97,7 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
         if utt is None or not utt.get("audio"):
             return None
         try:
-            return (16000, load_audio(utt["audio"]))
+            return (16000, load_audio(utt["audio"], max_seconds=PREVIEW_SECONDS, truncate=True))
         except AudioError as exc:
             raise gr.Error(f"cannot play {utt_id}: {exc}", print_exception=False) from None
 

@@ -5,6 +5,7 @@ listen to samples; hear synthetic speech made from the lexicon."""
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,14 @@ import yaml
 
 from workbench.audio import SAMPLE_RATE, load_audio
 from workbench.schema import safe_yaml
-from workbench.ui.common import Shared, friendly, require_recipe
+from workbench.ui.common import PREVIEW_SECONDS, Shared, friendly, require_recipe
 from workbench.ui.recipe_editor import data_block
 from workbench.ui.uploads import (
     UploadError,
     check_dataset,
+    discard_upload,
     extract_zip,
+    hold_uploads,
     import_files,
     safe_name,
 )
@@ -132,13 +135,16 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
     def on_sample(path: str | None, listed: dict[str, str]):
         if not path or path not in listed:  # only the clips listed above are played
             return None, ""
-        return (SAMPLE_RATE, load_audio(path)), listed[path]
+        return (SAMPLE_RATE, load_audio(path, max_seconds=PREVIEW_SECONDS, truncate=True)), listed[
+            path
+        ]
 
     @friendly
     def on_import(paths: list[str] | None, dataset_name: str):
         if not paths:
             raise gr.Error("choose a zip, or audio files and a CSV, first", print_exception=False)
         items = [Path(p) for p in paths]
+        hold_uploads(items)
         label = safe_name(dataset_name or "dataset", "dataset")
         try:
             if len(items) == 1 and items[0].suffix.lower() == ".zip":
@@ -149,15 +155,24 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
             gr.Warning(str(exc))
             empty = pd.DataFrame([], columns=["file or row", "reason"])
             return f"⚠ {exc}", empty, "", None
-        check = check_dataset(result.folder)
+        finally:
+            for item in items:  # consumed: Gradio's copy goes, whatever came of it
+                discard_upload(item)
         rows = [r.split(": ", 1) if ": " in r else [r, ""] for r in result.refused]
-        rows += [p.split(": ", 1) if ": " in p else [p, ""] for p in check.problems]
+        check = check_dataset(result.folder) if result.folder is not None else None
+        if check is not None:
+            rows += [p.split(": ", 1) if ": " in p else [p, ""] for p in check.problems]
+        frame = pd.DataFrame(rows, columns=["file or row", "reason"])
+        if check is None or not check.n:
+            if result.folder is not None:  # the import's own fresh folder: nothing to keep
+                shutil.rmtree(result.folder, ignore_errors=True)
+            note = f"**0 utterances** usable, {len(rows)} refused; nothing was kept."
+            return note, frame, "", None
         note = (
             f"**{check.n} utterances** kept ({check.hours * 60:.1f} minutes, "
             f"{check.speakers} speakers), {len(rows)} refused; saved in `{result.folder}`."
         )
-        frame = pd.DataFrame(rows, columns=["file or row", "reason"])
-        return note, frame, str(result.folder) if check.n else "", None
+        return note, frame, str(result.folder), None
 
     @friendly
     def on_add(folder: str, split_name: str, text: str):

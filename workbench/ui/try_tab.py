@@ -10,8 +10,9 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from workbench.audio import SAMPLE_RATE, AudioError, load_audio
+from workbench.audio import AudioError, AudioTooLong, load_audio
 from workbench.ui.common import Shared, friendly, require_run
+from workbench.ui.uploads import discard_upload
 
 MAX_SECONDS = 120
 
@@ -89,11 +90,17 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
         if not (run.adapter / "adapter_model.safetensors").is_file():
             raise gr.Error(f"{run.id} has no adapter yet; train it first", print_exception=False)
         try:
-            samples = load_audio(path)
+            # refused from its header, or as soon as decoding passes the limit
+            samples = load_audio(path, max_seconds=MAX_SECONDS)
+        except AudioTooLong:
+            discard_upload(path)
+            raise gr.Error(
+                f"clip longer than {MAX_SECONDS} s; use `workbench transcribe`",
+                print_exception=False,
+            ) from None
         except AudioError as exc:
+            discard_upload(path)
             raise gr.Error(f"{Path(path).name}: {exc.reason}", print_exception=False) from None
-        if len(samples) > MAX_SECONDS * SAMPLE_RATE:
-            raise gr.Error(f"clip longer than {MAX_SECONDS} s; use `workbench transcribe`")
         from workbench.data.prepare import recipe_lexicon
         from workbench.recipe import load_recipe
         from workbench.transcribe import UNPROMPTED_NOTE

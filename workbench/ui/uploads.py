@@ -7,24 +7,34 @@ run's can be overwritten); an archive with an entry that would land outside that
 are neither audio nor metadata, are refused one by one, with their reasons. The result is a
 Hugging Face audiofolder that :func:`check_dataset` reads through the same source and
 validator as ``workbench data prepare``.
+
+Small files must not exhaust the machine: an archive's unpacked size is summed from its
+directory before anything is unpacked, and counted again while unpacking (the directory may
+lie); each audio file is decoded through at the door without being held, and refused from its
+header when longer than a training clip can be; an import keeps at most
+:data:`MAX_KEPT_BYTES`; an import that keeps no audio leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import shutil
 import stat
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm"})
 METADATA_NAMES = frozenset({"metadata.csv", "metadata.jsonl"})
-MAX_FILE_BYTES = 200 * 1024**2  # one clip (30 s of 16-bit audio is about 1 MB)
-MAX_TOTAL_BYTES = 4 * 1024**3  # one upload, unpacked
+MAX_FILE_BYTES = 64 * 1024**2  # one clip: 30 s of 96 kHz stereo float is 23 MB
+MAX_TOTAL_BYTES = 2 * 1024**3  # one archive, unpacked
+MAX_KEPT_BYTES = 1024**3  # the audio one import keeps
+CLIP_MAX_SECONDS = 30.0  # the longest clip training takes (data.max_duration_s)
 MAX_ENTRIES = 50_000
 AUDIO_COLUMNS = ("file_name", "audio", "path", "file")
 TEXT_COLUMNS = ("transcription", "text", "sentence", "transcript")
@@ -39,9 +49,98 @@ class UploadError(ValueError):
 class ImportResult:
     """An imported upload: where it landed and what was refused on the way in."""
 
-    folder: Path
+    folder: Path | None  # None when nothing was kept
     files: int = 0
     refused: list[str] = field(default_factory=list)
+    kept_bytes: int = 0
+
+    def keep(self, size: int, max_kept_bytes: int) -> str | None:
+        """Count ``size`` more bytes kept, or say why not (the import's limit)."""
+        if self.kept_bytes + size > max_kept_bytes:
+            return (
+                f"the import already keeps {self.kept_bytes / 1024**2:.0f} MB; "
+                f"the limit is {max_kept_bytes / 1024**2:.0f} MB an import"
+            )
+        self.kept_bytes += size
+        self.files += 1
+        return None
+
+
+def upload_folder() -> Path:
+    """Where Gradio keeps the files browsers upload (``$GRADIO_TEMP_DIR``, else its default)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()).resolve()
+
+
+_HELD: dict[Path, int] = {}  # uploads an action is consuming now -> how many actions
+_HELD_LOCK = threading.Lock()
+UPLOAD_GRACE_S = 60.0  # Gradio keeps one copy per content: another session may want it
+
+
+def hold_uploads(paths: list[str | Path]) -> list[Path]:
+    """Mark uploads as being consumed (see :func:`discard_upload`); returns them resolved."""
+    held = []
+    with _HELD_LOCK:
+        for path in paths:
+            target = Path(path).resolve()
+            _HELD[target] = _HELD.get(target, 0) + 1
+            held.append(target)
+    return held
+
+
+def discard_upload(path: str | Path, grace_s: float | None = None) -> bool:
+    """Delete a consumed upload from Gradio's upload folder (and its folder, once empty).
+
+    Only files inside that folder are touched: a path anywhere else (a clip of the user's
+    own data) is left alone. Gradio stores an upload under the hash of its content, so two
+    sessions uploading the same bytes share one file: the deletion waits ``grace_s``
+    (``$WORKBENCH_UPLOAD_GRACE_S``, default 60 s), and is skipped when another action holds
+    the file then, or it was uploaded again meanwhile (Gradio's ``delete_cache`` takes what
+    is left within the hour). Returns whether a deletion was scheduled.
+    """
+    root = upload_folder()
+    try:
+        target = Path(path).resolve()
+        stamp = target.stat()
+    except (OSError, RuntimeError):
+        return False
+    with _HELD_LOCK:
+        if _HELD.get(target):
+            _HELD[target] -= 1
+            if not _HELD[target]:
+                del _HELD[target]
+    if target == root or not target.is_relative_to(root) or not target.is_file():
+        return False
+    if grace_s is None:
+        grace_s = float(os.environ.get("WORKBENCH_UPLOAD_GRACE_S", UPLOAD_GRACE_S))
+
+    def delete() -> None:
+        with _HELD_LOCK:
+            if _HELD.get(target):
+                return
+            try:
+                now = target.stat()
+            except OSError:
+                return
+            if (now.st_ino, now.st_mtime_ns) != (stamp.st_ino, stamp.st_mtime_ns):
+                return  # uploaded again since: that upload's action will discard it
+            target.unlink(missing_ok=True)
+        folder = target.parent
+        while folder != root and folder.is_relative_to(root):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
+            folder = folder.parent
+
+    if grace_s <= 0:
+        delete()
+    else:
+        timer = threading.Timer(grace_s, delete)
+        timer.daemon = True
+        timer.start()
+    return True
 
 
 def safe_name(name: str, fallback: str = "upload") -> str:
@@ -82,15 +181,18 @@ def extract_zip(
     *,
     max_file_bytes: int = MAX_FILE_BYTES,
     max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_kept_bytes: int = MAX_KEPT_BYTES,
 ) -> ImportResult:
     """Unpack an uploaded zip into a fresh folder under ``parent``.
 
     A single top folder in the archive is stripped (``data/metadata.csv`` →
     ``metadata.csv``). The archive is unpacked into a hidden staging folder first, so a
-    refused archive leaves nothing behind.
+    refused archive, or one that yields no usable audio (``folder`` None), leaves nothing
+    behind.
 
     Raises:
-        UploadError: not a zip; an entry would land outside the folder; too large in all.
+        UploadError: not a zip; an entry would land outside the folder; too large in all
+            (by its directory, or counted while unpacking).
     """
     try:
         zf = zipfile.ZipFile(archive)
@@ -120,6 +222,7 @@ def extract_zip(
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=parent))
         result = ImportResult(folder=staging)
+        unpacked = [0]  # bytes written so far, against max_total_bytes
         try:
             for info in files:
                 parts = PurePosixPath(info.filename.replace("\\", "/")).parts[int(strip) :]
@@ -135,18 +238,30 @@ def extract_zip(
                     result.refused.append(f"{info.filename}: would land outside the folder")
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                _copy_limited(zf.open(info), target, max_file_bytes, info.filename)
+                _copy_limited(
+                    zf.open(info), target, max_file_bytes, info.filename, unpacked, max_total_bytes
+                )
                 why = _unreadable(target)
+                if not why and target.name.lower() not in METADATA_NAMES:
+                    why = result.keep(target.stat().st_size, max_kept_bytes)
                 if why:
                     target.unlink()
                     result.refused.append(f"{info.filename}: {why}")
                     continue
-                result.files += 1
-            result.folder = _publish(staging, parent, archive.stem)
+            result.folder = _publish_or_drop(staging, parent, archive.stem, result)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return result
+
+
+def _publish_or_drop(staging: Path, parent: Path, name: str, result: ImportResult) -> Path | None:
+    """Publish the staging folder, or remove it when it holds no usable audio."""
+    if result.files == 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        result.refused.append(f"{name}: no usable audio file; nothing was kept")
+        return None
+    return _publish(staging, parent, name)
 
 
 def _publish(staging: Path, parent: Path, name: str) -> Path:
@@ -167,27 +282,44 @@ def _refusal(name: str, size: int, max_file_bytes: int) -> str | None:
 
 
 def _unreadable(path: Path) -> str | None:
-    """Why an uploaded audio file cannot be used (decoded the way training will decode it),
-    so that a bad clip is refused at the door instead of sitting in the dataset."""
+    """Why an uploaded audio file cannot be used (decoded through the way training will
+    decode it, block by block and not kept), so that a bad clip is refused at the door
+    instead of sitting in the dataset. A file longer than a training clip can be is refused
+    from its header, or as soon as decoding passes the limit."""
     if path.name.lower() in METADATA_NAMES:
         return None
-    from workbench.audio import AudioError, load_audio
+    from workbench.audio import AudioError, audio_seconds
 
     try:
-        load_audio(path)
+        audio_seconds(path, max_seconds=CLIP_MAX_SECONDS)
     except AudioError as exc:
         return exc.reason
     return None
 
 
-def _copy_limited(source: io.IOBase, target: Path, limit: int, label: str) -> None:
-    """Copy at most ``limit`` bytes (an archive's stated sizes may lie)."""
+def _copy_limited(
+    source: io.IOBase,
+    target: Path,
+    limit: int,
+    label: str,
+    unpacked: list[int] | None = None,
+    max_total: int | None = None,
+) -> None:
+    """Copy at most ``limit`` bytes (an archive's stated sizes may lie), adding what is
+    written to ``unpacked[0]`` and refusing the archive once that passes ``max_total``."""
     written = 0
     with source, open(target, "xb") as out:
         while chunk := source.read(1 << 20):
             written += len(chunk)
             if written > limit:
                 raise UploadError(f"{label}: larger than its archive entry says; refused")
+            if unpacked is not None and max_total is not None:
+                unpacked[0] += len(chunk)
+                if unpacked[0] > max_total:
+                    raise UploadError(
+                        f"{label}: the archive unpacks to more than "
+                        f"{max_total / 1024**3:.1f} GB; refused"
+                    )
             out.write(chunk)
 
 
@@ -197,8 +329,10 @@ def import_files(
     name: str = "upload",
     *,
     max_file_bytes: int = MAX_FILE_BYTES,
+    max_kept_bytes: int = MAX_KEPT_BYTES,
 ) -> ImportResult:
-    """Copy uploaded audio files and one CSV of transcripts into a fresh audiofolder.
+    """Copy uploaded audio files and one CSV of transcripts into a fresh audiofolder
+    (``folder`` None, and nothing left behind, when no audio file is usable).
 
     The CSV needs a column naming the audio file (``file_name``, ``audio``, ``path`` or
     ``file``; matched by file name) and one holding the text (``transcription``, ``text``,
@@ -224,16 +358,15 @@ def import_files(
                 continue
             size = path.stat().st_size if path.is_file() else 0
             why = _refusal(path.name, size, max_file_bytes) or _unreadable(path)
+            target = safe_name(path.name, "clip")
+            if not why and target in names.values():
+                why = "a second file of the same name"
+            why = why or result.keep(size, max_kept_bytes)
             if why:
                 result.refused.append(f"{path.name}: {why}")
                 continue
-            target = safe_name(path.name, "clip")
-            if target in names.values():
-                result.refused.append(f"{path.name}: a second file of the same name")
-                continue
             shutil.copyfile(path, staging / target)
             names[path.name] = target
-            result.files += 1
         audio_col, text_col = columns
         out_rows = []
         for number, row in enumerate(rows, 2):
@@ -254,7 +387,7 @@ def import_files(
             writer = csv.DictWriter(f, fieldnames=["file_name", "transcription", "speaker"])
             writer.writeheader()
             writer.writerows(out_rows)
-        result.folder = _publish(staging, parent, name)
+        result.folder = _publish_or_drop(staging, parent, name, result)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -6,10 +6,14 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from workbench.fileio import open_regular
+
 
 def file_digest(path: Path) -> str:
+    """sha256 of a regular file; a device, FIFO or socket is refused (``/dev/zero`` never
+    ends, a FIFO never answers), so a fingerprint always reads a bounded input."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()

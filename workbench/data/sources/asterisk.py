@@ -14,6 +14,7 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.sources._files import file_digest
+from workbench.fileio import open_regular
 from workbench.recipe import AsteriskSource
 
 SOUNDS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
@@ -40,7 +41,10 @@ def prepare_asterisk(
     """Prompts with at least ``spec.min_words`` words; ``limit`` draws a seeded sample."""
     _check(sounds, texts)
     out = SourceRows()
-    with gzip.open(texts, "rt", encoding="utf-8", errors="replace") as f:
+    with (
+        open_regular(texts, "rb") as raw,
+        gzip.open(raw, "rt", encoding="utf-8", errors="replace") as f,
+    ):
         lines = f.read().splitlines()
     for number, line in enumerate(lines, start=1):
         name, sep, text = line.partition(":")

@@ -22,6 +22,7 @@ from workbench.data.candidates import (
 )
 from workbench.data.sources._columns import ColumnError, cell, pick_columns
 from workbench.data.sources._files import tree_digest
+from workbench.fileio import open_regular, read_regular_text
 from workbench.recipe import AudioFolderSource, ManifestSource
 
 
@@ -30,7 +31,7 @@ def _rows(folder: Path) -> tuple[Path, list[str], list[tuple[str, dict]]]:
     jsonl, table = folder / "metadata.jsonl", folder / "metadata.csv"
     if jsonl.is_file():
         rows = []
-        for number, line in enumerate(jsonl.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(read_regular_text(jsonl).splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -42,7 +43,7 @@ def _rows(folder: Path) -> tuple[Path, list[str], list[tuple[str, dict]]]:
             rows.append((f"{jsonl}:{number}", row))
         header = list(dict.fromkeys(k for _, row in rows for k in row if k != "__error__"))
         return jsonl, header, rows
-    with open(table, newline="", encoding="utf-8-sig") as f:
+    with open_regular(table, "r", newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         header = [h.strip() for h in reader.fieldnames or []]
         reader.fieldnames = header

@@ -22,6 +22,7 @@ from workbench.data.candidates import (
 )
 from workbench.data.sources._columns import ColumnError, cell, pick_columns
 from workbench.data.sources._files import file_digest, stat_digest
+from workbench.fileio import open_regular
 from workbench.recipe import CsvSource, ManifestSource
 
 
@@ -37,7 +38,7 @@ def read_table(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, dict
 
     Rows are read lazily, so a caller that wants the first few reads only those.
     """
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+    with open_regular(path, "r", newline="", encoding="utf-8-sig", errors="replace") as f:
         first = f.readline()
         f.seek(0)
         if _is_tsv(path, first):

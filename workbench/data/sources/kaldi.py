@@ -26,6 +26,7 @@ from workbench.data.candidates import (
 )
 from workbench.data.sources._files import file_digest, stat_digest
 from workbench.data.sources._segments import SegmentCutter, SegmentError
+from workbench.fileio import open_regular
 from workbench.recipe import KaldiSource, ManifestSource
 
 _ARCHIVE = re.compile(r"\.ark:\d+$")
@@ -34,7 +35,7 @@ _ARCHIVE = re.compile(r"\.ark:\d+$")
 def _table(path: Path) -> list[tuple[int, str, str]]:
     """``(line, key, rest)`` for each non-empty line of a Kaldi key-value file."""
     out = []
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open_regular(path, "r", encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             key, _, rest = line.strip().partition(" ")
             if key:

@@ -18,6 +18,7 @@ from workbench.data.candidates import (
     SourceRows,
 )
 from workbench.data.sources._files import stat_digest
+from workbench.fileio import open_regular
 from workbench.recipe import LibriSpeechSource, ManifestSource
 
 AUDIO_SUFFIXES = (".flac", ".wav")
@@ -45,7 +46,7 @@ def prepare_librispeech(
     lower = bool(getattr(spec, "lowercase", False))
     out = SourceRows()
     for trans in transcript_files(Path(spec.path)):
-        with open(trans, encoding="utf-8", errors="replace") as f:
+        with open_regular(trans, "r", encoding="utf-8", errors="replace") as f:
             for number, line in enumerate(f, start=1):
                 utt, _, text = line.strip().partition(" ")
                 if not utt:

@@ -17,6 +17,7 @@ from pathlib import Path
 from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows
 from workbench.data.manifest import ManifestError, parse_manifest_line
 from workbench.data.sources._files import file_digest, stat_digest
+from workbench.fileio import open_regular, read_regular_text
 from workbench.recipe import ManifestSource
 
 KINDS = (
@@ -34,7 +35,7 @@ KINDS = (
 def _first_json(path: Path) -> dict | None:
     """The first line of a JSON Lines file as an object, if it is one."""
     try:
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
+        with open_regular(path, "r", encoding="utf-8-sig", errors="replace") as f:
             for line in f:
                 if line.strip():
                     row = json.loads(line)
@@ -46,7 +47,7 @@ def _first_json(path: Path) -> dict | None:
 
 def _tsv_header(path: Path) -> list[str]:
     try:
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
+        with open_regular(path, "r", encoding="utf-8-sig", errors="replace") as f:
             return [c.strip() for c in f.readline().rstrip("\r\n").split("\t")]
     except OSError:
         return []
@@ -106,7 +107,7 @@ def prepare_manifest(spec: ManifestSource, ctx: PrepareContext) -> SourceRows:
         )
         return out
     base = path.resolve().parent
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open_regular(path, "r", encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -139,7 +140,7 @@ def fingerprint_manifest(spec: ManifestSource, ctx: PrepareContext | None = None
         return other[1](spec, ctx)
     base = path.resolve().parent
     audio = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_regular_text(path, errors="replace").splitlines():
         try:
             audio.append(Path(parse_manifest_line(line, "", base).audio))
         except ManifestError:

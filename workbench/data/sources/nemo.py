@@ -15,13 +15,14 @@ from pathlib import Path
 from workbench.data.candidates import Candidate, PrepareContext, RowProblem, SourceRows
 from workbench.data.sources._files import file_digest, stat_digest
 from workbench.data.sources._segments import SegmentCutter, SegmentError
+from workbench.fileio import open_regular
 from workbench.recipe import ManifestSource, NemoSource
 
 
 def _rows(path: Path) -> list[tuple[str, dict | str]]:
     """``(origin, row)`` for each line; a line that is not a JSON object gives its reason."""
     out: list[tuple[str, dict | str]] = []
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
+    with open_regular(path, "r", encoding="utf-8-sig", errors="replace") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.sources._files import tree_digest
+from workbench.fileio import read_regular_text
 from workbench.recipe import PocketsphinxSource
 
 ROOT = Path("/usr/share/pocketsphinx/test/data")
@@ -34,7 +35,7 @@ def prepare_pocketsphinx(
     out = SourceRows()
     for name in spec.sets:
         listing = _listing(root, name)
-        for number, line in enumerate(listing.read_text().splitlines(), start=1):
+        for number, line in enumerate(read_regular_text(listing).splitlines(), start=1):
             # "<s> he was not an ill disposed young man </s> (sense_..._0880)"
             words, _, utt = line.rpartition("(")
             if not utt:
