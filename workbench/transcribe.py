@@ -1,4 +1,9 @@
-"""Batched greedy transcription of audio files and arrays with a loaded Whisper model."""
+"""Batched transcription of audio files and arrays with a loaded Whisper model.
+
+Clips of at most 30 s are decoded as windows by :class:`workbench.decoding.fallback.
+WindowDecoder` (greedy or beam, with Whisper's hallucination guards); longer ones go through
+transformers' long-form ``generate`` with the same thresholds and temperatures.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
 from transformers.modeling_outputs import BaseModelOutput
 
 from workbench.audio import SAMPLE_RATE, AudioError, load_audio
+from workbench.decoding.fallback import (
+    DECODER_PROMPT_ROOM,
+    DecodingStats,
+    WindowDecoder,
+    window_seed,
+)
+from workbench.decoding.options import DecodingOptions
 from workbench.features import log_mel
 from workbench.models.info import language_code
 from workbench.models.loading import LoadedModel
 from workbench.models.precision import set_encoder_precision
 
 MAX_SHORT_SAMPLES = 30 * SAMPLE_RATE
-# Room left in Whisper's 448 decoder positions for <|startoftranscript|>, language, task and
-# <|notimestamps|>.
-DECODER_PROMPT_ROOM = 4
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class TranscriptionResult:
 class DecodeOptions:
     """Decoding settings; base and adapted models are compared under the same ones."""
 
-    num_beams: int = 1
+    decoding: DecodingOptions = field(default_factory=DecodingOptions)  # beam, guards
     language: str | None = None  # multilingual models only; None detects the language
     task: str = "transcribe"
     prompt: str | None = None  # text that conditions decoding, e.g. the lexicon's terms
@@ -48,8 +58,18 @@ class DecodeOptions:
     encoder_precision: str = "auto"  # see workbench.models.precision
 
     def generate_kwargs(self, loaded: LoadedModel) -> dict:
+        """``generate``'s arguments for the long-form path (clips over 30 s), the guards
+        included (transformers implements openai-whisper's fallback there)."""
         max_positions = loaded.model.config.max_target_positions
-        kwargs: dict = {"num_beams": self.num_beams, "do_sample": False}
+        d = self.decoding
+        kwargs: dict = {"num_beams": d.beam_size, "do_sample": False}
+        if len(d.temperatures) > 1:
+            kwargs["temperature"] = tuple(float(t) for t in d.temperatures)
+        for name in ("compression_ratio_threshold", "logprob_threshold", "no_speech_threshold"):
+            if getattr(d, name) is not None:
+                kwargs[name] = getattr(d, name)
+        if "no_speech_threshold" in kwargs and "logprob_threshold" not in kwargs:
+            del kwargs["no_speech_threshold"]  # transformers needs both for the drop
         room = max_positions - DECODER_PROMPT_ROOM
         if self.prompt:
             ids = loaded.processor.tokenizer.get_prompt_ids(self.prompt, return_tensors="pt")
@@ -77,10 +97,19 @@ class EncoderCache:
 
 
 class Transcriber:
-    """Transcribes clips in batches; clips over 30 s go through Whisper's long-form path."""
+    """Transcribes clips in batches; clips over 30 s go through Whisper's long-form path.
+
+    ``logits_processor``: extra ``transformers.LogitsProcessor`` objects applied at every
+    decoding step (e.g. a lexicon bias). ``stats`` counts the windows of clips of at most
+    30 s that fell back to a higher temperature or were dropped as silence.
+    """
 
     def __init__(
-        self, loaded: LoadedModel, options: DecodeOptions | None = None, batch_size: int = 8
+        self,
+        loaded: LoadedModel,
+        options: DecodeOptions | None = None,
+        batch_size: int = 8,
+        logits_processor: Sequence[LogitsProcessor] = (),
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
@@ -99,6 +128,17 @@ class Transcriber:
         self.options = options
         self.batch_size = batch_size
         self.encoder_precision = set_encoder_precision(loaded.model, options.encoder_precision)
+        self.logits_processor = list(logits_processor)
+        self.windows = WindowDecoder(
+            loaded,
+            options.decoding,
+            language=options.language,
+            task=options.task,
+            prompt=options.prompt,
+            max_new_tokens=options.max_new_tokens,
+            logits_processor=self.logits_processor,
+        )
+        self.stats = DecodingStats()
 
     @torch.inference_mode()
     def transcribe_arrays(
@@ -129,23 +169,35 @@ class Transcriber:
     def _generate(self, features: torch.Tensor, **extra) -> list[str]:
         model = self.loaded.model
         features = features.to(model.device, model.dtype)
+        if self.logits_processor:
+            extra["logits_processor"] = LogitsProcessorList(self.logits_processor)
         ids = model.generate(features, **self.options.generate_kwargs(self.loaded), **extra)
+        if not isinstance(ids, torch.Tensor):  # a dict when the long-form path falls back
+            ids = ids["sequences"]
         decoded = self.loaded.processor.batch_decode(ids, skip_special_tokens=True)
         return [text.strip() for text in decoded]
+
+    def _encode(self, features: torch.Tensor) -> torch.Tensor:
+        model = self.loaded.model
+        return model.get_encoder()(features.to(model.device, model.dtype)).last_hidden_state
 
     def _decode_short(
         self, audios: list[np.ndarray], cache: EncoderCache | None = None, key: int = 0
     ) -> list[str]:
         features = log_mel(self.loaded.processor.feature_extractor, audios)
         if cache is None:
-            return self._generate(features)
-        if key not in cache.outputs:
-            model = self.loaded.model
-            start = time.perf_counter()
-            hidden = model.get_encoder()(features.to(model.device, model.dtype)).last_hidden_state
-            cache.seconds += time.perf_counter() - start
-            cache.outputs[key] = BaseModelOutput(last_hidden_state=hidden)
-        return self._generate(features, encoder_outputs=cache.outputs[key])
+            hidden = self._encode(features)
+        else:
+            if key not in cache.outputs:
+                start = time.perf_counter()
+                hidden = self._encode(features)
+                cache.seconds += time.perf_counter() - start
+                cache.outputs[key] = BaseModelOutput(last_hidden_state=hidden)
+            hidden = cache.outputs[key].last_hidden_state
+        seconds = [len(a) / SAMPLE_RATE for a in audios]
+        seeds = [window_seed(f) for f in features]
+        results = self.windows.decode(hidden, seconds, seeds, self.stats)
+        return [r.text for r in results]
 
     def _decode_long(self, audio: np.ndarray) -> str:
         extractor = self.loaded.processor.feature_extractor

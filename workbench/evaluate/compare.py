@@ -186,8 +186,9 @@ def evaluate_adapter(
     precision = recipe.eval.encoder_precision
     if precision == "auto" and not share_encoder:
         precision = "fp32"
+    decoding = recipe.eval.decoding_options()
     options = DecodeOptions(
-        num_beams=recipe.eval.num_beams,
+        decoding=decoding,
         language=recipe.language,
         max_new_tokens=recipe.eval.max_new_tokens,
         encoder_precision=precision,
@@ -210,9 +211,11 @@ def evaluate_adapter(
         "base_model": recipe.base_model,
         "adapter": str(adapter.resolve()),
         "decoding": {
-            "num_beams": options.num_beams,
+            "num_beams": decoding.beam_size,
             "language": recipe.language,
             "normalizer": language,
+            **decoding.describe(),
+            "summary": decoding.summary(),
         },
         "sets": {},
     }
@@ -221,7 +224,7 @@ def evaluate_adapter(
         audio = [load_audio(u.audio) for u in utts]
         for u, a in zip(utts, audio, strict=True):
             u.duration = u.duration or len(a) / SAMPLE_RATE
-        hyps, timing = {}, {}
+        hyps, timing, stats = {}, {}, {}
         cache = EncoderCache() if share_encoder else None
         for system, (with_adapter, prompt_text) in systems.items():
             if with_adapter and not merged and mergeable:
@@ -245,13 +248,28 @@ def evaluate_adapter(
             # A system that reused the encoder outputs is charged their cost, so each RTF
             # is what that system would take on its own.
             timing[system] = time.perf_counter() - start + saved
+            stats[system] = transcriber.stats.as_dict()
+            _say_guards(name, system, stats[system], log)
         report["sets"][name] = compare_set(utts, hyps, timing, normalize, lexicon, spaced)
+        for system, counts in stats.items():
+            report["sets"][name][system]["decoding"] = counts
     report["decoding"]["adapted_merged"] = merged
     report["decoding"]["encoder_shared"] = share_encoder
     report["decoding"]["encoder_precision"] = encoder_precision(loaded.model)
     if merged:
         loaded.model.unmerge_adapter()
     return report
+
+
+def _say_guards(name: str, system: str, counts: dict, log: Callable[[str], None]) -> None:
+    """One line when the guards acted: windows that fell back or were dropped."""
+    if counts["fell_back"] or counts["dropped_no_speech"]:
+        by = ", ".join(f"{k}: {v}" for k, v in counts["fell_back_by_temperature"].items())
+        log(
+            f"{name}: {system.replace('_', ' + ')}: {counts['fell_back']} of "
+            f"{counts['windows']} windows fell back ({by}); "
+            f"{counts['dropped_no_speech']} dropped as silence"
+        )
 
 
 def _merge_if_same(loaded: LoadedModel, audio: list) -> bool:
