@@ -404,3 +404,14 @@ def test_batched_equals_unbatched(tiny, beam_size):
 def test_stats_report_as_plain_json():
     stats = DecodingStats()
     assert json.loads(json.dumps(stats.as_dict()))["windows"] == 0
+
+
+def test_long_clips_get_the_guards_through_generate(tiny):
+    """Clips over 30 s go through transformers' long-form path, told the same settings."""
+    guarded = DecodeOptions(decoding=DecodingOptions(beam_size=2)).generate_kwargs(tiny)
+    assert guarded["temperature"] == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    assert guarded["num_beams"] == 2
+    assert guarded["compression_ratio_threshold"] == 2.4
+    assert guarded["logprob_threshold"] == -1.0 and guarded["no_speech_threshold"] == 0.6
+    plain = DecodeOptions(decoding=DecodingOptions.unguarded()).generate_kwargs(tiny)
+    assert not {"temperature", "compression_ratio_threshold", "no_speech_threshold"} & set(plain)
