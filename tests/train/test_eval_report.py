@@ -28,7 +28,7 @@ def trained(tmp_path_factory, tiny_model_dir, speech_manifests):
         data_extra=f"  general: [{{source: manifest, path: {speech_manifests['general']}}}]\n",
         extra="lora: {rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}\n"
         "train: {batch_size: 2, max_steps: 2, learning_rate: 1.0e-2, log_steps: 1}\n"
-        "eval: {batch_size: 4}\n",
+        "eval: {batch_size: 4, max_new_tokens: 24}\n",
     )
     run = RunDir(folder / "run")
     train_recipe(load_recipe(recipe), run, log=lambda m: None)
