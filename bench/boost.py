@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench.audio import load_audio
 from workbench.data.prepare import prepare_data, recipe_lexicon
 from workbench.decoding.boost import LexiconBoost, get_trie
+from workbench.decoding.options import DecodingOptions
 from workbench.lexicon import Lexicon, Term
 from workbench.models.loading import load_model
 from workbench.recipe import load_recipe
@@ -134,7 +135,7 @@ def main() -> None:
     audio = [load_audio(u.audio) for u in utts]
     loaded = load_model(recipe.base_model)
     tokenizer = loaded.processor.tokenizer
-    options = DecodeOptions(num_beams=args.beams)
+    options = DecodeOptions(decoding=DecodingOptions(beam_size=args.beams))
     medical = recipe_lexicon(recipe)
     big, big_source = big_lexicon(args.big_terms)
     tries, build = {}, {}

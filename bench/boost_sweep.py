@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench.audio import load_audio
 from workbench.data.prepare import prepare_data, recipe_lexicon
 from workbench.decoding.boost import boost_processor
+from workbench.decoding.options import DecodingOptions
 from workbench.decoding.rewrite import Rewriter
 from workbench.evaluate.metrics import score
 from workbench.evaluate.normalize import get_normalizer
@@ -73,7 +74,9 @@ def main() -> None:
     normalize = get_normalizer(language)
     spaced = language not in UNSPACED_LANGUAGES
     rewriter = Rewriter(lexicon, spaced=spaced)
-    options = DecodeOptions(num_beams=args.beams, language=recipe.language)
+    options = DecodeOptions(
+        decoding=DecodingOptions(beam_size=args.beams), language=recipe.language
+    )
     out: dict = {
         "recipe": args.recipe,
         "beams": args.beams,

@@ -2,15 +2,17 @@
 
     python bench/eval_speed.py [--models tiny.en base] [--rounds 2] [--out FILE]
 
-The same real clips (pocketsphinx LibriVox and cards, Asterisk prompts) decoded greedily
-without timestamps by: the workbench's Transcriber (transformers, batched; its default
-encoder precision `auto`, and float32 throughout), and
-faster-whisper on the same bundled CTranslate2 checkpoint in int8 and float32 (one clip at a
-time, its usual use; no VAD, no previous-text conditioning). Prints the real-time factor of
-each and the ratio workbench / faster-whisper int8 (goal: at most 1.0 on CPU), and how many
-transcripts equal faster-whisper float32's (same decoding settings: expected all). `auto`'s
-probe is measured afresh (and kept, as a first use would) unless --keep-probe; the bench prints
-what it chose and its timings.
+The same real clips (pocketsphinx LibriVox and cards, Asterisk prompts) decoded without
+timestamps by: the workbench's Transcriber (transformers, batched; its default encoder
+precision, bf16 where the CPU has it natively, and float32 throughout), and faster-whisper
+on the same bundled CTranslate2 checkpoint in int8 and float32 (one clip at a time, its
+usual use; no VAD, no previous-text conditioning). Both decode greedily with Whisper's
+fallback and thresholds (the workbench's default), so that speed is never bought with
+loops. Prints the real-time factor and WER of each, the ratio workbench / faster-whisper
+int8 (goal: at most 1.0 on CPU), and how many transcripts equal faster-whisper float32's.
+Then both with faster-whisper's own defaults (beam 5, fallback): RTF and WER again.
+`auto`'s probe is measured afresh (and kept, as a first use would) unless --keep-probe; the
+bench prints what it chose and its timings.
 
 With --run RUN_DIR (a finished `workbench run`, default: the one bench/accuracy_per_minute.py
 leaves), also the whole evaluation as `workbench eval` does it: base against adapted on up to
@@ -34,14 +36,24 @@ import numpy as np
 ASTERISK = Path("/usr/share/asterisk/sounds/en")
 
 
-def clips(limit_asterisk: int = 10) -> list[tuple[str, np.ndarray]]:
+def clips(limit_asterisk: int = 10) -> list[tuple[str, np.ndarray, str]]:
+    """(path, audio, reference text): pocketsphinx LibriVox and cards, Asterisk prompts."""
     from workbench.audio import load_audio
-    from workbench.demo import librivox_clips
+    from workbench.data.sources.asterisk import prepare_asterisk
+    from workbench.data.sources.pocketsphinx import prepare_pocketsphinx
+    from workbench.recipe import AsteriskSource, PocketsphinxSource
 
-    paths = [c.path for c in librivox_clips()]
-    paths += sorted(Path("/usr/share/pocketsphinx/test/data/cards").glob("*.wav"))
-    paths += sorted(ASTERISK.glob("*.wav"))[:limit_asterisk] if ASTERISK.is_dir() else []
-    return [(str(p), load_audio(p)) for p in paths]
+    rows = prepare_pocketsphinx(PocketsphinxSource()).candidates
+    if ASTERISK.is_dir():
+        rows += prepare_asterisk(AsteriskSource(limit=limit_asterisk)).candidates
+    return [(str(c.audio), load_audio(c.audio), c.text or "") for c in rows]
+
+
+def wer(refs: list[str], texts: list[str]) -> float:
+    from workbench.evaluate.metrics import score
+    from workbench.evaluate.normalize import get_normalizer
+
+    return round(score(refs, texts, get_normalizer("en"), spaced=True).wer, 4)
 
 
 def best_of(rounds: int, run) -> tuple[float, list[str]]:
@@ -53,15 +65,18 @@ def best_of(rounds: int, run) -> tuple[float, list[str]]:
     return best, texts
 
 
-def fw_decode(model, audio: list[np.ndarray], language: str | None) -> list[str]:
-    """faster-whisper, one clip at a time, greedy, no timestamps, VAD or previous text."""
+def fw_decode(
+    model, audio: list[np.ndarray], language: str | None, beam_size: int = 1
+) -> list[str]:
+    """faster-whisper, one clip at a time, no timestamps, VAD or previous text; otherwise
+    its defaults: temperature fallback (0 to 1), compression-ratio, log-prob and no-speech
+    thresholds, best of 5 when sampling; ``beam_size`` 5 is its default, 1 greedy."""
     out = []
     for a in audio:
         segments, _ = model.transcribe(
             a,
-            beam_size=1,
+            beam_size=beam_size,
             language=language,
-            temperature=0.0,
             without_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
@@ -181,14 +196,16 @@ def main() -> None:
     import transformers
     from faster_whisper import WhisperModel
 
+    from workbench.decoding import DecodingOptions
     from workbench.models.bundled import BUNDLED, ct2_folder
     from workbench.models.loading import load_model
     from workbench.transcribe import DecodeOptions, Transcriber
 
     transformers.logging.set_verbosity_error()
     audio = clips()
-    arrays = [a for _, a in audio]
-    seconds = sum(len(a) for _, a in audio) / 16000
+    arrays = [a for _, a, _ in audio]
+    refs = [t for _, _, t in audio]
+    seconds = sum(len(a) for a in arrays) / 16000
     threads = torch.get_num_threads()
     rows = []
     for name in args.models:
@@ -207,6 +224,7 @@ def main() -> None:
             )
             key = "workbench_rtf" if precision == "auto" else "workbench_fp32_rtf"
             row[key] = round(ours_s / seconds, 4)
+            row[key.replace("_rtf", "_wer")] = wer(refs, texts[precision])
             row["encoder_precision"] = transcriber.encoder_precision
         ours = texts["auto"]
         row["same_transcripts_auto_as_fp32"] = sum(
@@ -224,6 +242,7 @@ def main() -> None:
                 args.rounds, lambda fw=fw, lang=language: fw_decode(fw, arrays, lang)
             )
             row[f"faster_whisper_{compute}_rtf"] = round(fw_s / seconds, 4)
+            row[f"faster_whisper_{compute}_wer"] = wer(refs, theirs)
             if compute == "float32":
                 row["same_transcripts_as_fw_float32"] = sum(
                     a.strip() == b.strip() for a, b in zip(ours, theirs, strict=True)
@@ -234,6 +253,21 @@ def main() -> None:
         row["ratio_workbench_over_fw_int8"] = round(
             row["workbench_rtf"] / row["faster_whisper_int8_rtf"], 3
         )
+        # faster-whisper's defaults (beam 5, fallback) against the workbench at beam 5.
+        loaded = load_model(f"bundled:{name}", device="cpu")
+        options = DecodeOptions(language=language, decoding=DecodingOptions(beam_size=5))
+        transcriber = Transcriber(loaded, options, args.batch)
+        ours_s, beam_texts = best_of(args.rounds, lambda t=transcriber: t.transcribe_arrays(arrays))
+        row["workbench_beam5_rtf"] = round(ours_s / seconds, 4)
+        row["workbench_beam5_wer"] = wer(refs, beam_texts)
+        fw = WhisperModel(
+            str(ct2_folder(BUNDLED[name])), device="cpu", compute_type="int8", cpu_threads=threads
+        )
+        fw_s, theirs = best_of(
+            args.rounds, lambda fw=fw, lang=language: fw_decode(fw, arrays, lang, beam_size=5)
+        )
+        row["faster_whisper_int8_beam5_rtf"] = round(fw_s / seconds, 4)
+        row["faster_whisper_int8_beam5_wer"] = wer(refs, theirs)
         rows.append(row)
 
     print(
@@ -251,6 +285,19 @@ def main() -> None:
             f"{r['same_transcripts_auto_as_fp32']:>8}/{r['clips']}"
         )
         print(f"  encoder_precision auto -> {r['auto_why']}")
+    print("\nWER beside time (greedy with fallback; then beam 5 with fallback, fw's defaults):")
+    for r in rows:
+        print(
+            f"{r['model']:8} greedy: workbench RTF {r['workbench_rtf']:.4f} WER "
+            f"{r['workbench_wer']:.3f} | fw int8 RTF {r['faster_whisper_int8_rtf']:.4f} WER "
+            f"{r['faster_whisper_int8_wer']:.3f} | fw fp32 WER "
+            f"{r['faster_whisper_float32_wer']:.3f}"
+        )
+        print(
+            f"{'':8} beam 5: workbench RTF {r['workbench_beam5_rtf']:.4f} WER "
+            f"{r['workbench_beam5_wer']:.3f} | fw int8 RTF {r['faster_whisper_int8_beam5_rtf']:.4f}"
+            f" WER {r['faster_whisper_int8_beam5_wer']:.3f}"
+        )
     evaluation = None
     if args.run:
         evaluation = evaluation_row(args.run, args.limit, threads, args.eval_precision)

@@ -219,6 +219,7 @@ def test_unspaced_scripts_match_characters_anywhere(tok):
 def test_greedy_and_beam_search_decode_batched_as_alone(tiny_model_dir, lexicon):
     import numpy as np
 
+    from workbench.decoding.options import DecodingOptions
     from workbench.models.loading import load_model
     from workbench.transcribe import DecodeOptions, Transcriber
 
@@ -227,7 +228,9 @@ def test_greedy_and_beam_search_decode_batched_as_alone(tiny_model_dir, lexicon)
     rng = np.random.default_rng(0)
     clips = [rng.standard_normal(16000 * s).astype(np.float32) * 0.1 for s in (1, 2, 3)]
     for beams in (1, 3):
-        options = DecodeOptions(num_beams=beams, max_new_tokens=8)
+        options = DecodeOptions(
+            decoding=DecodingOptions.unguarded(beam_size=beams), max_new_tokens=8
+        )
         boosted = Transcriber(loaded, options, batch_size=3, logits_processor=processor)
         together = boosted.transcribe_arrays(clips)
         alone = [boosted.transcribe_arrays([c])[0] for c in clips]

@@ -344,9 +344,97 @@ def _evaluate(
     return EXIT_OK
 
 
+# Decoding flags shared by `transcribe` and `eval`: flag name -> DecodingOptions field.
+DECODING_FLAGS = {
+    "beams": "beam_size",
+    "best_of": "best_of",
+    "temperatures": "temperatures",
+    "compression_ratio_threshold": "compression_ratio_threshold",
+    "logprob_threshold": "logprob_threshold",
+    "no_speech_threshold": "no_speech_threshold",
+    "max_tokens_per_second": "max_tokens_per_second",
+}
+
+
+def _add_decoding_flags(parser: argparse.ArgumentParser, where: str) -> None:
+    """The decoding flags; a flag not given leaves the setting to ``where``."""
+    group = parser.add_argument_group(
+        f"decoding (default: {where}; 'none' turns a threshold off)",
+        argument_default=argparse.SUPPRESS,  # absent unless given: 'none' is a value
+    )
+    group.add_argument("--beams", type=int, help="beam size at temperature 0 (1: greedy)")
+    group.add_argument("--best-of", type=int, help="candidates sampled above temperature 0 (5)")
+    group.add_argument(
+        "--temperatures",
+        type=_float_list,
+        metavar="T,T,...",
+        help="fallback temperatures, tried in turn (0,0.2,0.4,0.6,0.8,1)",
+    )
+    for flag, default, what in (
+        ("--compression-ratio-threshold", 2.4, "a transcript compressing more is a loop"),
+        ("--logprob-threshold", -1.0, "mean token log-prob under it falls back"),
+        ("--no-speech-threshold", 0.6, "no-speech prob over it (log-prob low) drops a window"),
+        ("--max-tokens-per-second", 25.0, "of audio; a window reaching it falls back"),
+    ):
+        group.add_argument(
+            flag, type=_optional_float, metavar="X|none", help=f"{what} ({default:g})"
+        )
+    group.add_argument(
+        "--no-guards",
+        action="store_true",
+        default=False,
+        help="plain decoding at temperature 0: no fallback, no drop, no token cap",
+    )
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+
+
+def _optional_float(text: str) -> float | None:
+    if text.strip().lower() in ("none", "null", "off"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+
+
+def _decoding_settings(args: argparse.Namespace) -> dict:
+    """The decoding flags given on the command line, as DecodingOptions fields."""
+    out = {}
+    if getattr(args, "no_guards", False):
+        out.update(
+            temperatures=[0.0],
+            compression_ratio_threshold=None,
+            logprob_threshold=None,
+            no_speech_threshold=None,
+            max_tokens_per_second=None,
+        )
+    for flag, name in DECODING_FLAGS.items():
+        if hasattr(args, flag):
+            out[name] = getattr(args, flag)
+    return out
+
+
+def _decoding_overrides(args: argparse.Namespace) -> list[str]:
+    """The decoding flags as recipe overrides (``eval.decoding.X=value``)."""
+    import json
+
+    return [
+        f"eval.decoding.{name}={json.dumps(value)}"
+        for name, value in _decoding_settings(args).items()
+    ]
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     _quiet_transformers()
-    recipe = _load_recipe(args.recipe, args.overrides)
+    recipe = _load_recipe(args.recipe, [*args.overrides, *_decoding_overrides(args)])
     if recipe is None:
         return EXIT_USAGE
     out = args.out
@@ -432,15 +520,24 @@ def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
         return False
     spaced = (transcriber.options.language or "en") not in UNSPACED_LANGUAGES
     tokenizer = transcriber.loaded.processor.tokenizer
-    transcriber.logits_processor = boost_processor(lexicon, tokenizer, args.boost, spaced=spaced)
+    transcriber.add_logits_processor(boost_processor(lexicon, tokenizer, args.boost, spaced=spaced))
     return Rewriter(lexicon, spaced=spaced)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     _quiet_transformers()
+    from workbench.decoding import DecodingOptions
     from workbench.export.adapter_check import AdapterError
+    from workbench.schema import SpecError
     from workbench.transcribe import UNPROMPTED_NOTE, AdapterSet, DecodeOptions, Transcriber
 
+    flags = {name: flag for flag, name in DECODING_FLAGS.items()}
+    try:  # settings first: a bad flag is told before a model loads
+        decoding = DecodingOptions(**_decoding_settings(args))
+    except SpecError as exc:
+        for name, message in exc.problems:
+            _err(f"--{flags[name].replace('_', '-')}: {message}")
+        return EXIT_USAGE
     loaded = _load(args.model)
     if loaded is None:
         return EXIT_USAGE
@@ -464,7 +561,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         for name in adapters.trained_without_prompt():
             print(f"note: {name}: {UNPROMPTED_NOTE}", file=sys.stderr)
     options = DecodeOptions(
-        num_beams=args.beams,
+        decoding=decoding,
         language=args.language,
         prompt=prompt,
         max_new_tokens=args.max_new_tokens,
@@ -753,6 +850,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the adapter was made elsewhere (no workbench_adapter.json); its peft config "
         "must name the base model",
     )
+    _add_decoding_flags(evaluate, "the recipe's eval.decoding")
     evaluate.set_defaults(func=cmd_eval)
 
     export = sub.add_parser(
@@ -792,7 +890,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", default="bundled:tiny.en", help="bundled:NAME, folder or hub id"
     )
     transcribe.add_argument("--language", help="language code, multilingual models only")
-    transcribe.add_argument("--beams", type=int, default=1, help="beam size (1: greedy)")
+    _add_decoding_flags(transcribe, "Whisper's usual guards, greedy")
     transcribe.add_argument("--batch-size", type=int, default=8)
     transcribe.add_argument(
         "--max-new-tokens",
@@ -903,10 +1001,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.overrides = [*args.overrides, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    sizes = ("beams", "batch_size", "max_new_tokens")
+    sizes = ("beams", "best_of", "batch_size", "max_new_tokens")
     values = [getattr(args, name, None) for name in sizes]
     if any(v is not None and v < 1 for v in values):
-        _err("--beams, --batch-size and --max-new-tokens must be positive integers")
+        _err("--beams, --best-of, --batch-size and --max-new-tokens must be positive integers")
         return EXIT_USAGE
     return args.func(args)
 

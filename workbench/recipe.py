@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from workbench.augment.checks import (
     speed_problems,
     telephone_problems,
 )
+from workbench.decoding.options import DecodingOptions
 from workbench.fileio import SpecialFileError, read_regular_bytes
 from workbench.paths import domains_root
 from workbench.schema import (
@@ -45,6 +46,7 @@ from workbench.schema import (
 __all__ = [
     "AugmentSpec",
     "DataSpec",
+    "DecodingOptions",
     "EvalSpec",
     "LexiconSpec",
     "LoraSpec",
@@ -563,7 +565,9 @@ class TrainSpec(Spec):
 class EvalSpec(Spec):
     """Decoding settings shared by the base and the adapted model."""
 
-    num_beams: int = 1
+    # Beam, temperature fallback, no-speech drop, token cap: Whisper's usual decoding.
+    decoding: DecodingOptions = field(default_factory=DecodingOptions)
+    num_beams: int | None = None  # older name of decoding.beam_size; when set, it wins
     batch_size: int = 8
     max_new_tokens: int | None = None  # cap per clip; default: all the model's positions
     # The encoder's precision. fp32 gives the same figures on every machine. auto is bf16
@@ -577,7 +581,7 @@ class EvalSpec(Spec):
         out = [
             (name, f"expected a positive integer, got {getattr(self, name)}")
             for name in ("num_beams", "batch_size")
-            if getattr(self, name) < 1
+            if getattr(self, name) is not None and getattr(self, name) < 1
         ]
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             out.append(
@@ -587,6 +591,12 @@ class EvalSpec(Spec):
                 )
             )
         return out
+
+    def decoding_options(self) -> DecodingOptions:
+        """``decoding``, with ``num_beams`` as its beam size where a recipe sets it."""
+        if self.num_beams is None or self.num_beams == self.decoding.beam_size:
+            return self.decoding
+        return replace(self.decoding, beam_size=self.num_beams)
 
 
 @dataclass(kw_only=True)

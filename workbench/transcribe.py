@@ -1,4 +1,9 @@
-"""Batched greedy transcription of audio files and arrays with a loaded Whisper model."""
+"""Batched transcription of audio files and arrays with a loaded Whisper model.
+
+Clips of at most 30 s are decoded as windows by :class:`workbench.decoding.fallback.
+WindowDecoder` (greedy or beam, with Whisper's hallucination guards); longer ones go through
+transformers' long-form ``generate`` with the same thresholds and temperatures.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +20,20 @@ from transformers import LogitsProcessor, LogitsProcessorList
 from transformers.modeling_outputs import BaseModelOutput
 
 from workbench.audio import SAMPLE_RATE, AudioError, load_audio
+from workbench.decoding.fallback import (
+    DECODER_PROMPT_ROOM,
+    DecodingStats,
+    WindowDecoder,
+    WindowResult,
+    window_seed,
+)
+from workbench.decoding.options import DecodingOptions
 from workbench.features import log_mel
 from workbench.models.info import language_code
 from workbench.models.loading import LoadedModel
 from workbench.models.precision import set_encoder_precision
 
 MAX_SHORT_SAMPLES = 30 * SAMPLE_RATE
-# Room left in Whisper's 448 decoder positions for <|startoftranscript|>, language, task and
-# <|notimestamps|>.
-DECODER_PROMPT_ROOM = 4
 
 
 @dataclass(frozen=True)
@@ -43,24 +53,26 @@ class TranscriptionResult:
 class DecodeOptions:
     """Decoding settings; base and adapted models are compared under the same ones."""
 
-    num_beams: int = 1
+    decoding: DecodingOptions = field(default_factory=DecodingOptions)  # beam, guards
     language: str | None = None  # multilingual models only; None detects the language
     task: str = "transcribe"
     prompt: str | None = None  # text that conditions decoding, e.g. the lexicon's terms
     max_new_tokens: int | None = None  # default: every position the decoder has left
     encoder_precision: str = "auto"  # see workbench.models.precision
-    temperature: float = 0.0  # 0: greedy (or beam search); above 0: sampling at it
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature: expected 0 to 2, got {self.temperature}")
 
     def generate_kwargs(self, loaded: LoadedModel) -> dict:
+        """``generate``'s arguments for the long-form path (clips over 30 s), the guards
+        included (transformers implements openai-whisper's fallback there)."""
         max_positions = loaded.model.config.max_target_positions
-        kwargs: dict = {"num_beams": self.num_beams, "do_sample": False}
-        if self.temperature > 0:
-            # Whisper's generate samples when given a temperature above 0.
-            kwargs = {"num_beams": self.num_beams, "temperature": self.temperature}
+        d = self.decoding
+        kwargs: dict = {"num_beams": d.beam_size, "do_sample": False}
+        if len(d.temperatures) > 1:
+            kwargs["temperature"] = tuple(float(t) for t in d.temperatures)
+        for name in ("compression_ratio_threshold", "logprob_threshold", "no_speech_threshold"):
+            if getattr(d, name) is not None:
+                kwargs[name] = getattr(d, name)
+        if "no_speech_threshold" in kwargs and "logprob_threshold" not in kwargs:
+            del kwargs["no_speech_threshold"]  # transformers needs both for the drop
         room = max_positions - DECODER_PROMPT_ROOM
         if self.prompt:
             ids = loaded.processor.tokenizer.get_prompt_ids(self.prompt, return_tensors="pt")
@@ -115,14 +127,19 @@ class EncoderCache:
 
 
 class Transcriber:
-    """Transcribes clips in batches; clips over 30 s go through Whisper's long-form path."""
+    """Transcribes clips in batches; clips over 30 s go through Whisper's long-form path.
+
+    ``logits_processor``: extra ``transformers.LogitsProcessor`` objects applied at every
+    decoding step (e.g. a lexicon bias). ``stats`` counts the windows of clips of at most
+    30 s that fell back to a higher temperature or were dropped as silence.
+    """
 
     def __init__(
         self,
         loaded: LoadedModel,
         options: DecodeOptions | None = None,
         batch_size: int = 8,
-        logits_processor: LogitsProcessor | None = None,
+        logits_processor: LogitsProcessor | Sequence[LogitsProcessor] | None = (),
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
@@ -140,11 +157,29 @@ class Transcriber:
         self.loaded = loaded
         self.options = options
         self.batch_size = batch_size
-        # e.g. the lexicon boost (workbench.decoding.boost); None decodes plainly
-        self.logits_processor = logits_processor
         self.encoder_precision = set_encoder_precision(
             loaded.model, options.encoder_precision, loaded.identity
         )
+        if logits_processor is None:
+            logits_processor = []
+        elif isinstance(logits_processor, LogitsProcessor):
+            logits_processor = [logits_processor]
+        self.logits_processor = list(logits_processor)
+        self.windows = WindowDecoder(
+            loaded,
+            options.decoding,
+            language=options.language,
+            task=options.task,
+            prompt=options.prompt,
+            max_new_tokens=options.max_new_tokens,
+            logits_processor=self.logits_processor,
+        )
+        self.stats = DecodingStats()
+
+    def add_logits_processor(self, processor: LogitsProcessor) -> None:
+        """Apply ``processor`` (e.g. the lexicon boost) at every decoding step from now on."""
+        self.logits_processor.append(processor)
+        self.windows.logits_processor.append(processor)
 
     @torch.inference_mode()
     def transcribe_arrays(
@@ -175,19 +210,26 @@ class Transcriber:
     def _generate(self, features: torch.Tensor, **extra) -> list[str]:
         model = self.loaded.model
         features = features.to(model.device, model.dtype)
-        if self.logits_processor is not None:
-            extra["logits_processor"] = LogitsProcessorList([self.logits_processor])
+        if self.logits_processor:
+            extra["logits_processor"] = LogitsProcessorList(self.logits_processor)
         ids = model.generate(features, **self.options.generate_kwargs(self.loaded), **extra)
+        if not isinstance(ids, torch.Tensor):  # a dict when the long-form path falls back
+            ids = ids["sequences"]
         decoded = self.loaded.processor.batch_decode(ids, skip_special_tokens=True)
         return [text.strip() for text in decoded]
+
+    def _encode(self, features: torch.Tensor) -> torch.Tensor:
+        model = self.loaded.model
+        return model.get_encoder()(features.to(model.device, model.dtype)).last_hidden_state
 
     @torch.inference_mode()
     def transcribe_timed(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
         """Like :meth:`transcribe_arrays` (the same texts), with segments and durations.
 
-        Clips of at most 30 s are decoded in batches without timestamps: one segment each,
-        spanning the clip. Longer clips go through Whisper's long-form path together, in one
-        batch (each advancing window by window): one segment per timestamped stretch.
+        Clips of at most 30 s are decoded in batches without timestamps, with the guards of
+        :meth:`transcribe_arrays`: one segment each, spanning the clip. Longer clips go through
+        Whisper's long-form path together, in one batch (each advancing window by window): one
+        segment per timestamped stretch.
         """
         out: list[Transcript | None] = [None] * len(audios)
         short = sorted(
@@ -196,13 +238,14 @@ class Transcriber:
         )
         for start in range(0, len(short), self.batch_size):
             batch = short[start : start + self.batch_size]
-            features = log_mel(self.loaded.processor.feature_extractor, [audios[i] for i in batch])
-            rows = self._generate_ids(features)
-            for i, row in zip(batch, rows, strict=True):
+            results = self._decode_windows([audios[i] for i in batch])
+            for i, result in zip(batch, results, strict=True):
                 duration = len(audios[i]) / SAMPLE_RATE
-                text, tokens = self._text_and_tokens(row)
+                text = result.text
+                tokens = tuple(t for t in result.kept.tokens if t < self._eot)
                 segment = Segment(0.0, round(duration, 3), text, tokens)
-                out[i] = Transcript(text, (segment,) if text else (), duration, self._language(row))
+                language = self.options.language or result.language
+                out[i] = Transcript(text, (segment,) if text else (), duration, language)
         long = [i for i, a in enumerate(audios) if len(a) > MAX_SHORT_SAMPLES]
         for start in range(0, len(long), self.batch_size):
             batch = long[start : start + self.batch_size]
@@ -265,19 +308,31 @@ class Transcriber:
             )
         return transcripts
 
+    @property
+    def _eot(self) -> int:
+        return self.loaded.processor.tokenizer.convert_tokens_to_ids("<|endoftext|>")
+
     def _decode_short(
         self, audios: list[np.ndarray], cache: EncoderCache | None = None, key: int = 0
     ) -> list[str]:
+        return [r.text for r in self._decode_windows(audios, cache, key)]
+
+    def _decode_windows(
+        self, audios: list[np.ndarray], cache: EncoderCache | None = None, key: int = 0
+    ) -> list[WindowResult]:
         features = log_mel(self.loaded.processor.feature_extractor, audios)
         if cache is None:
-            return self._generate(features)
-        if key not in cache.outputs:
-            model = self.loaded.model
-            start = time.perf_counter()
-            hidden = model.get_encoder()(features.to(model.device, model.dtype)).last_hidden_state
-            cache.seconds += time.perf_counter() - start
-            cache.outputs[key] = BaseModelOutput(last_hidden_state=hidden)
-        return self._generate(features, encoder_outputs=cache.outputs[key])
+            hidden = self._encode(features)
+        else:
+            if key not in cache.outputs:
+                start = time.perf_counter()
+                hidden = self._encode(features)
+                cache.seconds += time.perf_counter() - start
+                cache.outputs[key] = BaseModelOutput(last_hidden_state=hidden)
+            hidden = cache.outputs[key].last_hidden_state
+        seconds = [len(a) / SAMPLE_RATE for a in audios]
+        seeds = [window_seed(f) for f in features]
+        return self.windows.decode(hidden, seconds, seeds, self.stats)
 
     def _decode_long(self, audio: np.ndarray) -> str:
         extractor = self.loaded.processor.feature_extractor

@@ -201,7 +201,7 @@ def test_base_weights_are_bit_identical_after_loading_and_base_transcripts_unaff
     utts = [u for s in report["sets"].values() for u in s["utterances"]]
     plain = load_model(str(tiny_model_dir), device="cpu")
     options = DecodeOptions(
-        num_beams=recipe.eval.num_beams,
+        decoding=recipe.eval.decoding_options(),
         language=recipe.language,
         max_new_tokens=recipe.eval.max_new_tokens,
         encoder_precision="fp32",

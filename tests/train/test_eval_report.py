@@ -28,7 +28,7 @@ def trained(tmp_path_factory, tiny_model_dir, speech_manifests):
         data_extra=f"  general: [{{source: manifest, path: {speech_manifests['general']}}}]\n",
         extra="lora: {rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}\n"
         "train: {batch_size: 2, max_steps: 2, learning_rate: 1.0e-2, log_steps: 1}\n"
-        "eval: {batch_size: 4}\n",
+        "eval: {batch_size: 4, max_new_tokens: 24}\n",
     )
     run = RunDir(folder / "run")
     train_recipe(load_recipe(recipe), run, log=lambda m: None)
@@ -73,6 +73,16 @@ def test_report_json_contract(trained, speech_manifests, tmp_path):
             "insertions",
         } <= set(data[system])
     assert data["fixed"] + data["broken"] + data["unchanged"] == 2
+    # How both systems were decoded, and what the guards did to each (extensions).
+    decoding = report["decoding"]
+    assert decoding["num_beams"] == decoding["beam_size"] == 1
+    assert decoding["temperatures"] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert decoding["compression_ratio_threshold"] == 2.4 and "fallback" in decoding["summary"]
+    for system in ("base", "adapted"):
+        counts = data[system]["decoding"]
+        assert counts["windows"] == 2
+        assert sum(counts["fell_back_by_temperature"].values()) == counts["fell_back"]
+        assert counts["attempts"] >= counts["windows"]
     low, high = data["wer_difference"]["ci95"]
     assert low <= data["wer_difference"]["value"] <= high
     u = data["utterances"][0]
@@ -88,6 +98,7 @@ def test_report_json_contract(trained, speech_manifests, tmp_path):
     assert (tmp_path / "utterances.csv").read_text().startswith("set,id,status")
     html = (tmp_path / "report.html").read_text()
     assert "base vs adapted" in html and "<svg" in html
+    assert "Decoding guards" in html and "fallback over temperatures" in html
     assert "WER" in result.stdout and "fixed" in result.stdout
 
 

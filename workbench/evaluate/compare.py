@@ -253,8 +253,9 @@ def evaluate_adapter(
     precision = recipe.eval.encoder_precision
     if precision == "auto" and not share_encoder:
         precision = "fp32"
+    decoding = recipe.eval.decoding_options()
     options = DecodeOptions(
-        num_beams=recipe.eval.num_beams,
+        decoding=decoding,
         language=recipe.language,
         max_new_tokens=recipe.eval.max_new_tokens,
         encoder_precision=precision,
@@ -284,10 +285,12 @@ def evaluate_adapter(
         "base_model": recipe.base_model,
         "adapter": str(adapter.resolve()),
         "decoding": {
-            "num_beams": options.num_beams,
+            "num_beams": decoding.beam_size,
             "language": recipe.language,
             "normalizer": language,
             "boost": boost if processor is not None else 0,
+            **decoding.describe(),
+            "summary": decoding.summary(),
         },
         "sets": {},
     }
@@ -296,7 +299,7 @@ def evaluate_adapter(
         audio = [load_audio(u.audio) for u in utts]
         for u, a in zip(utts, audio, strict=True):
             u.duration = u.duration or len(a) / SAMPLE_RATE
-        hyps, timing, before_rewrite = {}, {}, {}
+        hyps, timing, before_rewrite, stats = {}, {}, {}, {}
         cache = EncoderCache() if share_encoder else None
         for system, (with_adapter, prompt_text) in systems.items():
             if with_adapter and not merged and mergeable:
@@ -310,7 +313,7 @@ def evaluate_adapter(
                 loaded,
                 dataclasses.replace(options, prompt=prompt_text),
                 batch_size=recipe.eval.batch_size,
-                logits_processor=processor if boosted else None,
+                logits_processor=[processor] if boosted and processor is not None else (),
             )
             saved = cache.seconds if (cache is not None and cache.outputs) else 0.0
             start = time.perf_counter()
@@ -327,9 +330,13 @@ def evaluate_adapter(
                 hyps[system] = [t for t, _ in done]
                 before_rewrite[system] = (raw, sum(n for _, n in done))
             timing[system] = time.perf_counter() - start + saved
+            stats[system] = transcriber.stats.as_dict()
+            _say_guards(name, system, stats[system], log)
         report["sets"][name] = compare_set(
             utts, hyps, timing, normalize, lexicon, spaced, before_rewrite
         )
+        for system, counts in stats.items():
+            report["sets"][name][system]["decoding"] = counts
         if name == "general" and independence is not None:
             # Kept with data.allow_dependent_general: its figures measure what training saw.
             report["sets"][name]["independent"] = independence["independent"]
@@ -341,6 +348,17 @@ def evaluate_adapter(
     if merged:
         loaded.model.unmerge_adapter()
     return report
+
+
+def _say_guards(name: str, system: str, counts: dict, log: Callable[[str], None]) -> None:
+    """One line when the guards acted: windows that fell back or were dropped."""
+    if counts["fell_back"] or counts["dropped_no_speech"]:
+        by = ", ".join(f"{k}: {v}" for k, v in counts["fell_back_by_temperature"].items())
+        log(
+            f"{name}: {system.replace('_', ' + ')}: {counts['fell_back']} of "
+            f"{counts['windows']} windows fell back ({by}); "
+            f"{counts['dropped_no_speech']} dropped as silence"
+        )
 
 
 def _merge_if_same(loaded: LoadedModel, audio: list) -> bool:

@@ -93,6 +93,39 @@ def figures_table(report: dict) -> str:
     return "\n".join(parts)
 
 
+def decoding_line(report: dict) -> str:
+    """How both systems were decoded, in words (older reports: the beam size alone)."""
+    d = report["decoding"]
+    return d.get("summary") or f"beams {d['num_beams']}, no guards"
+
+
+def decoding_table(report: dict) -> str:
+    """Per set and system: windows that fell back (by the temperature that passed) or were
+    dropped as silence. Empty for reports written before the guards."""
+    rows = []
+    for name, data in report["sets"].items():
+        for system in SYSTEMS:
+            counts = data.get(system, {}).get("decoding") if system in data else None
+            if not counts:
+                continue
+            by = ", ".join(
+                f"{'none passed' if k == 'failed' else 't=' + k}: {v}"
+                for k, v in counts["fell_back_by_temperature"].items()
+            )
+            rows.append(
+                f"<tr><td>{escape(name)}</td><td>{system}</td><td class='num'>{counts['windows']}</td>"
+                f"<td class='num'>{counts['fell_back']}</td><td>{escape(by) or '–'}</td>"
+                f"<td class='num'>{counts['dropped_no_speech']}</td><td class='num'>{counts['capped']}</td></tr>"
+            )
+    if not rows:
+        return ""
+    head = (
+        "<table class='wb-decoding'><tr><th>set</th><th>system</th><th>windows</th><th>fell back</th>"
+        "<th>passed at</th><th>dropped (no speech)</th><th>kept at token cap</th></tr>"
+    )
+    return "<h2>Decoding guards</h2>" + head + "".join(rows) + "</table>"
+
+
 def charts(report: dict) -> str:
     """Inline SVG plots: WER per set, term recall by category, error types."""
     systems = list(SYSTEMS)
@@ -187,9 +220,10 @@ def render_report(report: dict) -> str:
         f"base vs adapted</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(report['recipe'])}: base vs adapted</h1>",
         f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "
-        f"beams {report['decoding']['num_beams']}</p>",
+        f"{escape(decoding_line(report))}</p>",
         figures_table(report),
         *_dependence_notes(report),
+        decoding_table(report),
         charts(report),
     ]
     for name, data in report["sets"].items():

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from workbench.decoding.options import DEFAULT_TEMPERATURES, DecodingOptions
 from workbench.export.adapter_check import AdapterError, read_adapter_info
 from workbench.serve.config import ServeConfig
 
@@ -146,9 +147,9 @@ class ModelHost:
         options_key = (key.prompt, key.language, key.temperature)
         if options_key not in self._transcribers:
             options = DecodeOptions(
+                decoding=decoding_from(key.temperature),
                 language=key.language,
                 prompt=key.prompt,
-                temperature=key.temperature,
                 max_new_tokens=self.config.max_new_tokens,
             )
             if self.loaded is None:
@@ -160,6 +161,15 @@ class ModelHost:
                 self._transcribers.popitem(last=False)
         self._transcribers.move_to_end(options_key)
         return self._transcribers[options_key]
+
+
+def decoding_from(temperature: float) -> DecodingOptions:
+    """A request's ``temperature``: 0 decodes as Whisper's users do (greedy, falling back to
+    0.2, 0.4, ... when a window loops); above 0 samples at it first, then falls back higher."""
+    if temperature <= 0:
+        return DecodingOptions()
+    higher = [t for t in DEFAULT_TEMPERATURES if t > temperature]
+    return DecodingOptions(temperatures=[temperature, *higher])
 
 
 def decode(host: ModelHost, key: DecodeKey, audios: Sequence[np.ndarray]) -> list[Transcript]:

@@ -12,7 +12,14 @@ import gradio as gr
 
 from workbench.audio import AudioError, load_audio
 from workbench.evaluate.compare import difference_lines
-from workbench.evaluate.html import STYLE, charts, figures_table, utterance_table
+from workbench.evaluate.html import (
+    STYLE,
+    charts,
+    decoding_line,
+    decoding_table,
+    figures_table,
+    utterance_table,
+)
 from workbench.ui.common import PREVIEW_SECONDS, Shared, friendly, run_of
 
 FILTERS = {
@@ -62,8 +69,9 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
             return note, "", gr.update(choices=[], value=None), "", gr.update(choices=[])
         head = (
             f"<style>{STYLE}</style><p class='muted'>{escape(report['recipe'])} · base model "
-            f"{escape(report['base_model'])} · beams {report['decoding']['num_beams']}</p>"
+            f"{escape(report['base_model'])} · {escape(decoding_line(report))}</p>"
             + figures_table(report)
+            + decoding_table(report)
             + "".join(f"<p>{escape(line)}</p>" for line in difference_lines(report))
         )
         names = list(report["sets"])

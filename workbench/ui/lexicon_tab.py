@@ -81,7 +81,7 @@ def base_misses(recipe, progress=None) -> dict[str, int]:
     transcriber = Transcriber(
         loaded,
         DecodeOptions(
-            num_beams=recipe.eval.num_beams,
+            decoding=recipe.eval.decoding_options(),
             language=recipe.language,
             max_new_tokens=recipe.eval.max_new_tokens,
         ),

@@ -181,8 +181,9 @@ def parse_input(f: FormField, raw: Any) -> tuple[Any, str | None]:
         except (TypeError, ValueError):
             return None, f"expected a number, got {raw!r}"
     if f.kind == "floats":
+        items = raw if isinstance(raw, (list, tuple)) else str(raw).replace(",", " ").split()
         try:
-            return [float(x) for x in str(raw).replace(",", " ").split()], None
+            return [float(x) for x in items], None
         except ValueError:
             return None, f"expected numbers separated by commas, got {raw!r}"
     if f.kind == "multi":
