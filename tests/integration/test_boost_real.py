@@ -8,6 +8,7 @@ import pytest
 
 from workbench.audio import SAMPLE_RATE
 from workbench.decoding.boost import boost_processor
+from workbench.decoding.options import DecodingOptions
 from workbench.evaluate.normalize import get_normalizer
 from workbench.lexicon import load_lexicon
 from workbench.models.loading import load_model
@@ -45,7 +46,9 @@ def test_the_boost_recovers_terms_and_leaves_everyday_speech_alone(clips):
     loaded = load_model("bundled:tiny.en", device="cpu")
     lexicon = load_lexicon(domains_root() / "medical" / "lexicon.tsv")
     normalize = get_normalizer("en")
-    options = DecodeOptions(num_beams=4, encoder_precision="fp32")
+    options = DecodeOptions(
+        decoding=DecodingOptions.unguarded(beam_size=4), encoder_precision="fp32"
+    )
     plain = Transcriber(loaded, options).transcribe_arrays(clips)
     processor = boost_processor(lexicon, loaded.processor.tokenizer, 2.0)
     boosted = Transcriber(loaded, options, logits_processor=processor).transcribe_arrays(clips)
