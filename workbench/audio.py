@@ -52,21 +52,7 @@ def load_audio(
             NaN/inf samples, a sample rate under 4 kHz, or longer than ``max_seconds``.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(path, "no such file")
-    if not path.is_file():
-        kind = special_kind(path)
-        raise AudioError(path, f"{kind}, not a regular file" if kind else "not a file")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty file (0 bytes)")
-    try:
-        audio, frames, rate, channels = _read_mono(path, sample_rate, max_seconds, truncate)
-    except AudioError:
-        raise
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioError(path, f"cannot decode audio ({_short(exc)})") from None
-    if frames == 0:
-        raise AudioError(path, "no audio samples")
+    audio, frames, rate, channels = _decode_checked(path, sample_rate, max_seconds, truncate)
     missing = 0 if truncate else _wav_shortfall(path, frames, channels)
     if missing:
         raise AudioError(
@@ -85,21 +71,7 @@ def audio_seconds(path: str | Path, *, max_seconds: float = MAX_SECONDS) -> floa
         AudioError: as :func:`load_audio`.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(path, "no such file")
-    if not path.is_file():
-        kind = special_kind(path)
-        raise AudioError(path, f"{kind}, not a regular file" if kind else "not a file")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty file (0 bytes)")
-    try:
-        _, frames, rate, channels = _read_mono(path, None, max_seconds, False)
-    except AudioError:
-        raise
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise AudioError(path, f"cannot decode audio ({_short(exc)})") from None
-    if frames == 0:
-        raise AudioError(path, "no audio samples")
+    _, frames, rate, channels = _decode_checked(path, None, max_seconds, False)
     missing = _wav_shortfall(path, frames, channels)
     if missing:
         raise AudioError(
@@ -108,6 +80,29 @@ def audio_seconds(path: str | Path, *, max_seconds: float = MAX_SECONDS) -> floa
     if frames * SAMPLE_RATE < 4 * rate:  # a few samples: may resample to none; decide as load_audio
         load_audio(path, max_seconds=max_seconds)
     return frames / rate
+
+
+def _decode_checked(
+    path: Path, sample_rate: int | None, max_seconds: float, truncate: bool
+) -> tuple[np.ndarray, int, int, int]:
+    """:func:`_read_mono` behind the checks both readers share: a regular, non-empty file
+    that decodes to at least one frame."""
+    if not path.exists():
+        raise AudioError(path, "no such file")
+    if not path.is_file():
+        kind = special_kind(path)
+        raise AudioError(path, f"{kind}, not a regular file" if kind else "not a file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        audio, frames, rate, channels = _read_mono(path, sample_rate, max_seconds, truncate)
+    except AudioError:
+        raise
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioError(path, f"cannot decode audio ({_short(exc)})") from None
+    if frames == 0:
+        raise AudioError(path, "no audio samples")
+    return audio, frames, rate, channels
 
 
 def _limit_text(max_seconds: float) -> str:
