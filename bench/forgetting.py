@@ -1,7 +1,7 @@
 """Forgetting control, one technique at a time, measured side by side in one run.
 
     python bench/forgetting.py [--recipe RECIPE] [--only NAME ...] [--variant NAME KEY=VALUE ...]
-                                [--out FILE] [--runs DIR]
+                                [--seeds N ...] [--out FILE] [--runs DIR]
 
 (default recipe: data_recipes/medical_tiny-en_lora.yaml)
 
@@ -11,6 +11,8 @@ and the WER change on the general set (real everyday speech never trained on). V
 none (no replay, no distillation, no guard), replay alone, replay + distillation (the shipped
 setting), the forgetting guard alone, a lower learning rate alone. Prints a table and writes
 the figures as JSON. Each variant is a full run (minutes on a CPU): use --only to pick.
+With several ``--seeds`` (``train.seed``) each variant runs once per seed and the table gives
+the mean, with the spread (min..max) of the changes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -52,6 +55,73 @@ def figures(report: dict) -> dict[str, float | None]:
     return row
 
 
+def run_variant(
+    args: argparse.Namespace, name: str, overrides: list[str], seed: int
+) -> dict | None:
+    """One full ``workbench run`` of a variant with ``train.seed=seed``; its figures, or None."""
+    tag = name if len(args.seeds) == 1 else f"{name}-seed{seed}"
+    run_dir = args.runs / tag
+    # The log goes beside the run folder: the write rule refuses a run folder the workbench
+    # did not make.
+    log_path = args.runs / f"{tag}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "run",
+        args.recipe,
+        "--run-dir",
+        str(run_dir),
+        *overrides,
+        f"train.seed={seed}",
+    ]
+    shutil.rmtree(run_dir, ignore_errors=True)  # the bench's own folder from an earlier run
+    args.runs.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    with open(log_path, "w") as log:
+        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+    wall = time.time() - start
+    report = run_dir / "report.json"
+    if done.returncode != 0 or not report.exists():
+        print(f"{tag}: failed (exit {done.returncode}); see {log_path}")
+        return None
+    row = {"variant": name, "seed": seed, "overrides": overrides, "wall_s": round(wall, 1)}
+    row.update(figures(json.loads(report.read_text())))
+    status = json.loads((run_dir / "status.json").read_text())
+    row["steps"] = status.get("step")
+    print(f"{tag}: done in {wall:.0f} s", flush=True)
+    return row
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def print_table(rows: list[dict]) -> None:
+    """Per variant: steps, base figure and the mean change (min..max over seeds)."""
+    print(
+        f"\n{'variant':16} {'seeds':>5} {'steps':>5} {'eval WER':>24} {'term recall':>24} "
+        f"{'general WER':>24}"
+    )
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        runs = [r for r in rows if r["variant"] == name]
+
+        def cell(base_key: str, adapted_key: str, runs: list[dict] = runs) -> str:
+            pairs = [(r[base_key], r[adapted_key]) for r in runs if r[base_key] is not None]
+            if not pairs:
+                return "-"
+            deltas = [100 * (a - b) for b, a in pairs]
+            spread = f" ({min(deltas):+.1f}..{max(deltas):+.1f})" if len(deltas) > 1 else ""
+            return f"{_mean([b for b, _ in pairs]):.3f}{_mean(deltas):+6.1f}pt{spread}"
+
+        print(
+            f"{name:16} {len(runs):>5} {runs[0]['steps']:>5} "
+            f"{cell('eval_wer_base', 'eval_wer_adapted'):>24} "
+            f"{cell('recall_base', 'recall_adapted'):>24} "
+            f"{cell('general_wer_base', 'general_wer_adapted'):>24}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipe", default="data_recipes/medical_tiny-en_lora.yaml")
@@ -66,6 +136,9 @@ def main() -> None:
         metavar=("NAME", "KEY=VALUE"),
         help="an extra variant: its name, then recipe overrides (repeatable)",
     )
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=[0], help="train.seed values (default: 0)"
+    )
     args = parser.parse_args()
 
     variants = dict(VARIANTS)
@@ -76,45 +149,11 @@ def main() -> None:
 
     rows = []
     for name in chosen:
-        run_dir = args.runs / name
-        command = [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "run",
-            args.recipe,
-            "--run-dir",
-            str(run_dir),
-            *variants[name],
-        ]
-        start = time.time()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "bench.log", "w") as log:
-            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
-        wall = time.time() - start
-        report = run_dir / "report.json"
-        if done.returncode != 0 or not report.exists():
-            print(f"{name}: failed (exit {done.returncode}); see {run_dir}/bench.log")
-            continue
-        row = {"variant": name, "overrides": variants[name], "wall_s": round(wall, 1)}
-        row.update(figures(json.loads(report.read_text())))
-        status = json.loads((run_dir / "status.json").read_text())
-        row["steps"] = status.get("step")
-        rows.append(row)
-        print(f"{name}: done in {wall:.0f} s", flush=True)
-
-    print(f"\n{'variant':16} {'steps':>5} {'eval WER':>15} {'term recall':>15} {'general WER':>15}")
-    for r in rows:
-        general = "-"
-        if r["general_wer_base"] is not None:
-            delta = 100 * (r["general_wer_adapted"] - r["general_wer_base"])
-            general = f"{r['general_wer_base']:.3f}{delta:+6.1f}pt"
-        ev = 100 * (r["eval_wer_adapted"] - r["eval_wer_base"])
-        rec = 100 * (r["recall_adapted"] - r["recall_base"])
-        print(
-            f"{r['variant']:16} {r['steps']:>5} {r['eval_wer_base']:.3f}{ev:+7.1f}pt "
-            f"{r['recall_base']:.3f}{rec:+7.1f}pt {general:>15}"
-        )
+        for seed in args.seeds:
+            row = run_variant(args, name, variants[name], seed)
+            if row is not None:
+                rows.append(row)
+    print_table(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "platform": platform.platform()}
     args.out.write_text(
