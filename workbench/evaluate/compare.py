@@ -21,6 +21,7 @@ from workbench.data.manifest import Utterance
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.decoding.boost import boost_processor
 from workbench.decoding.rewrite import Rewriter
+from workbench.evaluate.groups import group_figures, group_lines
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
 from workbench.evaluate.terms import TermRecall, term_false_alarms, term_recall
@@ -165,6 +166,9 @@ def compare_set(
         "unchanged": status.count("unchanged"),
         "utterances": utterances,
     }
+    groups = group_figures(utts, hyps, normalize, lexicon, spaced)
+    if groups:
+        out["groups"] = groups
     if lexicon and recalls["base"] is not None:
         out["terms_missed_by_base"] = dict(recalls["base"].missed.most_common())
     return out
@@ -523,7 +527,9 @@ def summary_table(report: dict) -> str:
     rows = [("SET", "N", "SYSTEM", "WER", "CER", "TERM RECALL"), *figure_rows(report)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines + difference_lines(report) + false_alarm_lines(report))
+    return "\n".join(
+        lines + difference_lines(report) + false_alarm_lines(report) + group_lines(report)
+    )
 
 
 def false_alarm_lines(report: dict) -> list[str]:

@@ -93,6 +93,39 @@ def figures_table(report: dict) -> str:
     return "\n".join(parts)
 
 
+def groups_table(report: dict) -> str:
+    """Per set, by voice/speaker and by condition: a row per group with n, both systems' WER
+    and term recall, and term false alarms, so one good voice cannot hide a bad one."""
+    parts = []
+    for name, data in report["sets"].items():
+        for field, groups in (data.get("groups") or {}).items():
+            title = "voice / speaker" if field == "speaker" else field
+            parts.append(
+                f"<h3>{escape(name)} by {title}</h3><table class='wb-groups'><tr><th>{title}</th>"
+                "<th>n</th><th>WER base</th><th>WER adapted</th><th>change</th>"
+                "<th>term recall base</th><th>term recall adapted</th>"
+                "<th>term false alarms base / adapted</th></tr>"
+            )
+            for value, row in groups.items():
+                b, a = row["base"], row["adapted"]
+                change = 100 * (a["wer"] - b["wer"])
+                alarms = (
+                    f"{b['term_false_alarms']} / {a['term_false_alarms']}"
+                    if "term_false_alarms" in b
+                    else "–"
+                )
+                parts.append(
+                    f"<tr><td>{escape(value)}</td><td class='num'>{row['n']}</td>"
+                    f"<td class='num'>{_pct(b['wer'])}</td><td class='num'>{_pct(a['wer'])}</td>"
+                    f"<td class='num {'broken' if change > 0 else 'fixed' if change < 0 else ''}'>"
+                    f"{change:+.1f} pt</td><td class='num'>{_pct(b.get('term_recall'))}</td>"
+                    f"<td class='num'>{_pct(a.get('term_recall'))}</td>"
+                    f"<td class='num'>{alarms}</td></tr>"
+                )
+            parts.append("</table>")
+    return "\n".join(parts)
+
+
 def decoding_line(report: dict) -> str:
     """How both systems were decoded, in words (older reports: the beam size alone)."""
     d = report["decoding"]
@@ -223,6 +256,7 @@ def render_report(report: dict) -> str:
         f"{escape(decoding_line(report))}</p>",
         figures_table(report),
         *_dependence_notes(report),
+        groups_table(report),
         decoding_table(report),
         charts(report),
     ]
