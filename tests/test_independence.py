@@ -218,3 +218,49 @@ def test_shipped_recipes_keep_general_apart_from_train_and_replay(path, tmp_path
     voices = {v for spec in r.data.train for v in getattr(spec, "voices", [])}
     prints.append(Footprint("train", 0, "synth", speakers=voices))
     assert general_overlaps(prints) == []
+
+
+def test_the_guard_may_not_decide_on_the_reported_general_set(tmp_path, clips):
+    from workbench.recipe import RecipeError
+
+    train = manifest(clips, "train", [("a.wav", "one two three", "ann")])
+    general = manifest(clips, "general", [("c.wav", "seven eight nine", "cy")])
+    data = (
+        f"  train: [{{source: manifest, path: {train}}}]\n"
+        f"  general: [{{source: manifest, path: {general}}}]\n"
+        "train:\n  max_general_loss_increase: 0.1\n"
+    )
+    with pytest.raises(RecipeError, match=r"train\.max_general_loss_increase.*data\.general_dev"):
+        recipe(tmp_path, data)
+    # kept on request: the report then marks the general figures as chosen by the guard
+    from workbench.evaluate.compare import _sets
+
+    allow = "  allow_dependent_general: true\ntrain:\n"
+    allowed = recipe(tmp_path, data.replace("train:\n", allow))
+    _, independence = _sets(allowed, None, lambda m: None)
+    assert independence is not None and independence["independent"] is False
+    assert "forgetting guard" in independence["overlaps"][-1]
+
+
+def test_a_general_dev_set_is_kept_apart_from_the_reported_general_set(tmp_path, clips):
+    train = manifest(clips, "train", [("a.wav", "one two three", "ann")])
+    general = manifest(clips, "general", [("c.wav", "seven eight nine", "cy")])
+    dev = manifest(clips, "dev", [("d.wav", "ten eleven", "dee")])
+    same_speaker = manifest(clips, "dev2", [("e.wav", "twelve", "cy")])
+    base = (
+        f"  train: [{{source: manifest, path: {train}}}]\n"
+        f"  general: [{{source: manifest, path: {general}}}]\n"
+    )
+    guard = "train:\n  max_general_loss_increase: 0.1\n"
+    ok = recipe(tmp_path, base + f"  general_dev: [{{source: manifest, path: {dev}}}]\n" + guard)
+    prepared = prepare_data(ok, tmp_path / "out", **QUIET)
+    assert [u.text for u in prepared.utterances("general_dev")] == ["ten eleven"]
+    assert prepared.report["general_independence"]["independent"] is True
+    bad = recipe(
+        tmp_path, base + f"  general_dev: [{{source: manifest, path: {same_speaker}}}]\n" + guard
+    )
+    with pytest.raises(DataError) as caught:
+        prepare_data(bad, tmp_path / "out2", **QUIET)
+    assert "data.general[0] (manifest) shares speaker 'cy' with data.general_dev[0]" in str(
+        caught.value
+    )

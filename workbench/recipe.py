@@ -348,6 +348,9 @@ class DataSpec(Spec):
     # General-domain speech mixed into training batches (replay, distillation). Kept apart
     # from `general`, which measures forgetting and must stay unseen.
     replay: list[SourceSpec] = field(default_factory=list)
+    # General speech for decisions made while training (the forgetting guard), so that
+    # `general`, which reports forgetting, is never used to choose anything.
+    general_dev: list[SourceSpec] = field(default_factory=list)
     on_bad_rows: Literal["drop", "stop"] = "drop"
     max_duration_s: float = 30.0
     # With no eval sources, this share of train becomes eval (speaker- or sentence-disjoint).
@@ -616,6 +619,22 @@ class Recipe(Spec):
 
     def check(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
+        if (
+            self.train.max_general_loss_increase is not None
+            and self.data.general
+            and not self.data.general_dev
+            and not self.data.allow_dependent_general
+        ):
+            out.append(
+                (
+                    "train.max_general_loss_increase",
+                    "the forgetting guard would stop training on data.general, the set that "
+                    "reports forgetting, and so choose what it reports; give data.general_dev "
+                    "(general speech kept for decisions made while training, sharing nothing "
+                    "with data.general), or set data.allow_dependent_general: true (the report "
+                    "then marks the general figures 'not independent')",
+                )
+            )
         if not _NAME.match(self.name):
             out.append(
                 (

@@ -228,7 +228,8 @@ def test_a_frozen_encoder_is_run_once_for_student_teacher_and_general_set(
 
 
 def test_forgetting_guard_stops_training(recipe_file, speech_manifests, tmp_path):
-    general = f"  general: [{{source: manifest, path: {speech_manifests['general']}}}]\n"
+    # The guard decides on general_dev, never on the general set that reports forgetting.
+    general = f"  general_dev: [{{source: manifest, path: {speech_manifests['general']}}}]\n"
     overrides = [
         "train.max_general_loss_increase=1.0e-6",
         "train.eval_steps=2",

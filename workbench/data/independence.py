@@ -2,8 +2,9 @@
 
 The general set measures forgetting on speech the adapter never met. A general set that
 shares a recording, a speaker or a source collection with ``data.train`` or ``data.replay``
-measures what replay trained on instead. :func:`general_overlaps` finds every such overlap,
-naming both sides; ``data prepare`` refuses them unless the recipe sets
+measures what replay trained on instead; one that shares them with ``data.general_dev`` (the
+forgetting guard's set) measures what chose when to stop. :func:`general_overlaps` finds every
+such overlap, naming both sides; ``data prepare`` refuses them unless the recipe sets
 ``data.allow_dependent_general``, and the report then marks the general figures.
 """
 
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from workbench.data.candidates import Candidate
 
-TRAINED_ON = ("train", "replay")
+# What trained the adapter, or chose anything about it (general_dev: the forgetting guard).
+TRAINED_ON = ("train", "replay", "general_dev")
 
 
 @dataclass
@@ -79,9 +81,9 @@ def refusal(overlaps: list[str]) -> str:
     lines = ["the general set is not independent of training:"]
     lines += [f"  {o}" for o in overlaps]
     lines.append(
-        "a general set must share no recording, speaker or source collection with data.train "
-        "or data.replay, or its figures measure what training saw. Use other general sources, "
-        "or set data.allow_dependent_general: true to keep it (the report then marks the "
+        "a general set must share no recording, speaker or source collection with data.train, "
+        "data.replay or data.general_dev, or its figures measure what training saw. Use other "
+        "general sources, or set data.allow_dependent_general: true to keep it (the report then marks the "
         "general figures 'not independent')"
     )
     return "\n".join(lines)

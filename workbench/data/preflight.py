@@ -51,7 +51,7 @@ def check_inputs(recipe: Recipe) -> list[tuple[str, str]]:
             log=lambda message: None,
         )
         validator = Validator(Path(tmp) / "audio", recipe.data.max_duration_s)
-        for split in ("train", "eval", "general", "replay"):
+        for split in ("train", "eval", "general", "replay", "general_dev"):
             for index, spec in enumerate(getattr(recipe.data, split)):
                 key = join_key(f"data.{split}", index)
                 if isinstance(spec, SynthSource):

@@ -33,7 +33,7 @@ from workbench.safe_write import TargetError, check_target, replace_folder
 from workbench.schema import to_data
 
 PREPARE_VERSION = 3  # 2: layouts, empty-split checks; 3: prepared.json records general_independence
-SPLITS = ("train", "eval", "general", "replay")
+SPLITS = ("train", "eval", "general", "replay", "general_dev")
 REPORT = "prepared.json"
 
 
@@ -268,7 +268,7 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
             ctx.avoid_term_sets.update(frozenset(s.terms) for s in sentences if len(s.terms) > 1)
     # Sets that measure come first: a clip or id found in two splits is dropped from train.
     footprints: list[Footprint] = []
-    for split in ("eval", "general", "replay", "train"):
+    for split in ("eval", "general", "general_dev", "replay", "train"):
         utts: list[Utterance] = []
         for index, spec in enumerate(getattr(recipe.data, split)):
             ctx.log(f"{split}: reading source {index + 1} ({spec.source})")
@@ -301,7 +301,7 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
         ctx.log(f"eval: {len(splits['eval'])} utterances split off train ({auto_split}-disjoint)")
 
     # Never the same sentence in training and in a set that measures the result.
-    held_out = {normalize(u.text) for s in ("eval", "general") for u in splits[s]}
+    held_out = {normalize(u.text) for s in ("eval", "general", "general_dev") for u in splits[s]}
     kept = []
     for u in splits["train"]:
         if normalize(u.text) in held_out:

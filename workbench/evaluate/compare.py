@@ -198,7 +198,19 @@ def _sets(
     sets = {
         name: prepared.utterances(name) for name in ("eval", "general") if prepared.utterances(name)
     }
-    return sets, prepared.report.get("general_independence")
+    independence = prepared.report.get("general_independence")
+    guarded = recipe.train.max_general_loss_increase is not None and not recipe.data.general_dev
+    if independence is not None and guarded:
+        # Allowed by data.allow_dependent_general (Recipe.check refuses it otherwise).
+        independence = {
+            "independent": False,
+            "overlaps": [
+                *independence["overlaps"],
+                "the forgetting guard (train.max_general_loss_increase) stopped training "
+                "on this set's loss: it chose what the set reports (give data.general_dev)",
+            ],
+        }
+    return sets, independence
 
 
 def _say_dropped(prepared: PreparedData, split: str, name: str, log: Callable[[str], None]) -> None:

@@ -132,7 +132,11 @@ class Trainer:
         if not train:
             raise TrainError(f"recipe {recipe.name!r}: the train set is empty; check data.train")
         replay = self.prepared.utterances("replay")
-        self.general = self.prepared.utterances("general")
+        # The forgetting guard decides on general_dev; data.general only where the recipe
+        # allows a dependent general set (Recipe.check refuses it otherwise).
+        self.general = self.prepared.utterances("general_dev") or self.prepared.utterances(
+            "general"
+        )
         self._general: list[dict[str, torch.Tensor]] | None = None
 
         torch.manual_seed(spec.seed)

@@ -28,7 +28,7 @@ from workbench.ui.recipe_form import (
 from workbench.ui.workspace import Workspace
 
 FIELDS: list[FormField] = form_fields()
-DATA_SPLITS = ("train", "eval", "general", "replay")
+DATA_SPLITS = ("train", "eval", "general", "replay", "general_dev")
 
 
 @dataclass
