@@ -83,7 +83,7 @@ def refusal(overlaps: list[str]) -> str:
     lines.append(
         "a general set must share no recording, speaker or source collection with data.train, "
         "data.replay or data.general_dev, or its figures measure what training saw. Use other "
-        "general sources, or set data.allow_dependent_general: true to keep it (the report then marks the "
-        "general figures 'not independent')"
+        "general sources, or set data.allow_dependent_general: true to keep it (the report "
+        "then marks the general figures 'not independent')"
     )
     return "\n".join(lines)
