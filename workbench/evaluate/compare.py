@@ -20,6 +20,7 @@ from workbench.audio import SAMPLE_RATE, load_audio
 from workbench.data.manifest import Utterance
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.decoding.boost import boost_processor
+from workbench.decoding.gate import gate
 from workbench.decoding.rewrite import Rewriter
 from workbench.evaluate.groups import group_figures, group_lines
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
@@ -91,7 +92,8 @@ def compare_set(
 ) -> dict:
     """Figures and per-utterance detail for one set. ``hyps`` maps system name to texts;
     it holds ``base`` and ``adapted`` and, with prompting, ``base_prompt``/``adapted_prompt``,
-    with the lexicon boost ``base_boost``/``adapted_boost``. ``before_rewrite`` maps a boosted
+    with the lexicon boost ``base_boost``/``adapted_boost``, and with a lexicon the term gate
+    ``adapted_gated`` (:mod:`workbench.decoding.gate`). ``before_rewrite`` maps a boosted
     system to its texts before the misrecognition rewrite and the number of rewrites."""
     refs = [u.text for u in utts]
     audio_s = sum(u.duration or 0.0 for u in utts)
@@ -117,7 +119,7 @@ def compare_set(
                 "term_recall": None if r.recall is None else round(r.recall, 4),
                 **step,
             }
-    extra = [n for n in ("base_boost", "adapted_boost") if n in hyps]
+    extra = [n for n in ("base_boost", "adapted_boost", "adapted_gated") if n in hyps]
     base, adapted = scores["base"], scores["adapted"]
     diff, low, high = wer_difference_interval(base, adapted)
     status = []
@@ -348,11 +350,22 @@ def evaluate_adapter(
             timing[system] = time.perf_counter() - start + saved
             stats[system] = transcriber.stats.as_dict()
             _say_guards(name, system, stats[system], log)
+        gated = None
+        if lexicon:
+            # Base and adapted together: the adapted transcript only where it changes a term.
+            hyps["adapted_gated"], took = gate(
+                hyps["base"], hyps["adapted"], lexicon, normalize, spaced=spaced
+            )
+            saved = cache.seconds if cache is not None else 0.0
+            timing["adapted_gated"] = timing["base"] + timing["adapted"] - saved
+            gated = sum(took)
         report["sets"][name] = compare_set(
             utts, hyps, timing, normalize, lexicon, spaced, before_rewrite
         )
         for system, counts in stats.items():
             report["sets"][name][system]["decoding"] = counts
+        if gated is not None:
+            report["sets"][name]["adapted_gated"]["adapted_taken"] = gated
         if name == "general" and independence is not None:
             # Kept with data.allow_dependent_general: its figures measure what training saw.
             report["sets"][name]["independent"] = independence["independent"]
@@ -497,7 +510,15 @@ def write_report(
     return [out, table, page]
 
 
-SYSTEMS = ("base", "adapted", "base_prompt", "adapted_prompt", "base_boost", "adapted_boost")
+SYSTEMS = (
+    "base",
+    "adapted",
+    "adapted_gated",
+    "base_prompt",
+    "adapted_prompt",
+    "base_boost",
+    "adapted_boost",
+)
 
 
 def set_label(name: str, data: dict) -> str:

@@ -70,7 +70,7 @@ def group_lines(report: dict) -> list[str]:
             width = max(len(v) for v in groups)
             for value, row in groups.items():
                 parts = []
-                for system in ("base", "adapted", "base_boost", "adapted_boost"):
+                for system in ("base", "adapted", "adapted_gated", "base_boost", "adapted_boost"):
                     f = row.get(system)
                     if f is None:
                         continue
