@@ -82,7 +82,10 @@ def recipe_lexicon(recipe: Recipe) -> Lexicon | None:
 
 
 def _fingerprint(recipe: Recipe, ctx: PrepareContext) -> str:
-    parts = [str(PREPARE_VERSION), json.dumps(to_data(recipe.data), sort_keys=True)]
+    data = to_data(recipe.data)
+    if not data["general_dev"]:
+        del data["general_dev"]  # recipes without it keep the data prepared before it existed
+    parts = [str(PREPARE_VERSION), json.dumps(data, sort_keys=True)]
     parts.append(recipe.language or "")
     for split in SPLITS:
         for index, spec in enumerate(getattr(recipe.data, split)):
