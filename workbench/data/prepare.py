@@ -82,7 +82,9 @@ def recipe_lexicon(recipe: Recipe) -> Lexicon | None:
 
 
 def _fingerprint(recipe: Recipe, ctx: PrepareContext) -> str:
-    parts = [str(PREPARE_VERSION), json.dumps(to_data(recipe.data), sort_keys=True)]
+    data = to_data(recipe.data)
+    data.pop("unlabeled", None)  # read by `workbench label` only, never prepared
+    parts = [str(PREPARE_VERSION), json.dumps(data, sort_keys=True)]
     parts.append(recipe.language or "")
     for split in SPLITS:
         for index, spec in enumerate(getattr(recipe.data, split)):
