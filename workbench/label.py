@@ -81,9 +81,17 @@ def check_label_target(
     one written by ``workbench label`` (labelled again), or anything else with ``force``;
     never a run, a recipe's folder, the working folder or its parents.
 
+    A folder holding a person's review (``review.json``) is replaced only with ``force``.
+
     Raises:
         TargetError: the folder is refused, saying what would have been lost.
     """
+    review = Path(out) / "review.json"
+    if review.is_file() and not force and _written_by_label(Path(out)):
+        raise TargetError(
+            f"--out {out}: holds a person's review of these pseudo-labels ({review}); "
+            "labelling again would lose it. Choose another --out, or pass --force to replace it"
+        )
     return check_target(
         out,
         kind="folder",
