@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from audio_files import tone
+from label_folder import write_label_folder
 
-from workbench.data.manifest import Utterance, read_manifest, write_manifest
-from workbench.label import KEPT, LABELS, SUMMARY, LabelError, check_label_target
+from workbench.data.manifest import read_manifest
+from workbench.label import KEPT, LABELS, LabelError, check_label_target
 from workbench.label_review import Decision, load_decisions, review_rows, save_review
 from workbench.safe_write import TargetError
 
@@ -16,27 +14,7 @@ from workbench.safe_write import TargetError
 @pytest.fixture
 def folder(tmp_path):
     """A label folder as `workbench label` writes it: c was dropped by the thresholds."""
-    out = tmp_path / "labels"
-    utts = [
-        Utterance(
-            id=name,
-            audio=str(tone(out / f"{name}.wav", 300 + 100 * i)),
-            text=text,
-            label_source="teacher",
-            confidence={"avg_logprob": lp, "compression_ratio": 1.1, "no_speech_prob": 0.01},
-        )
-        for i, (name, text, lp) in enumerate(
-            [("a", "metoprolol daily", -0.1), ("b", "metro pole", -0.6), ("c", "uh", -1.5)]
-        )
-    ]
-    write_manifest(out / LABELS, utts)
-    write_manifest(out / KEPT, utts[:2])
-    summary = {
-        "written_by": "workbench label",
-        "dropped_clips": [{"id": "c", "reasons": ["avg_logprob -1.500 < -1"]}],
-    }
-    (out / SUMMARY).write_text(json.dumps(summary))
-    return out
+    return write_label_folder(tmp_path / "labels")
 
 
 def test_rows_come_least_confident_first(folder):

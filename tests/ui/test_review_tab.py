@@ -3,14 +3,12 @@ the page lands in the folder's kept.jsonl, marked as reviewed."""
 
 from __future__ import annotations
 
-import json
-
 import gradio as gr
 import pytest
-from audio_files import tone
+from label_folder import write_label_folder
 
-from workbench.data.manifest import Utterance, read_manifest, write_manifest
-from workbench.label import KEPT, LABELS, SUMMARY
+from workbench.data.manifest import read_manifest
+from workbench.label import KEPT
 from workbench.ui.review_tab import decide, label_folders, open_folder, show_clip
 from workbench.ui.workspace import Workspace
 
@@ -18,27 +16,7 @@ from workbench.ui.workspace import Workspace
 @pytest.fixture
 def ws(tmp_path):
     ws = Workspace.open(tmp_path / "workspace", tmp_path / "runs")
-    out = ws.root / "labels" / "ward"
-    utts = [
-        Utterance(
-            id=name,
-            audio=str(tone(out / f"{name}.wav", 300 + 100 * i)),
-            text=text,
-            label_source="teacher",
-            confidence={"avg_logprob": lp, "compression_ratio": 1.1, "no_speech_prob": 0.01},
-            terms=["metoprolol"] if "metoprolol" in text else [],
-        )
-        for i, (name, text, lp) in enumerate(
-            [("a", "metoprolol daily", -0.1), ("b", "metro pole", -0.6), ("c", "uh", -1.5)]
-        )
-    ]
-    write_manifest(out / LABELS, utts)
-    write_manifest(out / KEPT, utts[:2])
-    summary = {
-        "written_by": "workbench label",
-        "dropped_clips": [{"id": "c", "reasons": ["avg_logprob -1.500 < -1"]}],
-    }
-    (out / SUMMARY).write_text(json.dumps(summary))
+    write_label_folder(ws.root / "labels" / "ward")
     (ws.root / "labels" / "not-labels").mkdir()
     return ws
 
