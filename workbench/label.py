@@ -265,7 +265,8 @@ def _teacher_language(recipe: Recipe, loaded) -> str | None:
     """The language the teacher is told: the recipe's; English for an English-only student
     (a multilingual teacher would otherwise detect it per clip); none for an English-only
     teacher, which refuses one."""
-    from workbench.models.info import language_code, model_info
+    from workbench.models.bundled import ModelPackageError
+    from workbench.models.info import ModelLoadError, language_code, model_info
 
     if not loaded.multilingual:
         if recipe.language and language_code(recipe.language) != "en":
@@ -278,8 +279,8 @@ def _teacher_language(recipe: Recipe, loaded) -> str | None:
         return recipe.language
     try:
         student = model_info(recipe.base_model)
-    except Exception:  # the student is checked with the recipe; unknowable here is fine
-        student = None
+    except (ModelLoadError, ModelPackageError, OSError, ValueError, KeyError):
+        student = None  # checked with the recipe; here, unknown means no language forced
     return "en" if student is not None and not student.multilingual else None
 
 
