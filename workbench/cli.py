@@ -628,7 +628,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         print(f"  dropped for {reason}: {n}")
     if s["refused_audio"]:
         print(f"{len(s['refused_audio'])} clip(s) refused before labelling:")
-        for problem in s["refused_audio"][:10]:
+        for problem in s["refused_audio"]:
             print(f"  {problem}")
     check = s["check"]
     if check:
