@@ -591,6 +591,65 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def cmd_label(args: argparse.Namespace) -> int:
+    _quiet_transformers()
+    from workbench.label import LabelError, check_label_target, label_audio
+
+    recipe = _load_recipe(args.recipe, [*args.overrides, *_decoding_overrides(args)])
+    if recipe is None:
+        return EXIT_USAGE
+    out = args.out or Path("labels") / recipe.name
+    if not _target_ok(lambda: check_label_target(out, recipes=[args.recipe], force=args.force)):
+        return EXIT_USAGE
+    try:
+        result = label_audio(
+            recipe,
+            out,
+            teacher=args.teacher,
+            adapter=args.teacher_adapter,
+            boost=args.boost,
+            lexicon_path=args.lexicon,
+            check=args.check,
+            force=args.force,
+            foreign_adapter=args.foreign_adapter,
+            batch_size=args.batch_size,
+            recipes=[args.recipe],
+            log=lambda m: print(m, flush=True),
+        )
+    except LabelError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    s = result.summary
+    print(
+        f"\n{s['clips']} clips labelled by {s['teacher']} in {s['decode_seconds']:.1f} s "
+        f"({s['clips_per_minute']} clips/min); kept {s['kept']}, dropped {s['dropped']}"
+    )
+    for reason, n in s["dropped_by_reason"].items():
+        print(f"  dropped for {reason}: {n}")
+    if s["refused_audio"]:
+        print(f"{len(s['refused_audio'])} clip(s) refused before labelling:")
+        for problem in s["refused_audio"]:
+            print(f"  {problem}")
+    check = s["check"]
+    if check:
+
+        def wer(part: dict) -> str:
+            return "-" if part["wer"] is None else f"{part['wer']:.3f} (n={part['n']})"
+
+        print(
+            f"\nteacher WER against {check['manifest']} ({check['n']} clips): all "
+            f"{wer(check['all'])}, kept {wer(check['kept'])}, dropped {wer(check['dropped'])}"
+        )
+        for row in check["by_avg_logprob"]:
+            print(f"  avg_logprob {row['bucket']}: WER {wer(row)}")
+    print(
+        f"\nmanifests in {result.folder}: {result.kept.name} (kept; train on it with "
+        f"data.train: [{{source: manifest, path: {result.kept}}}]), labels.jsonl (all), "
+        "summary.json"
+    )
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     _quiet_transformers()
     from workbench.export.adapter_check import AdapterError
@@ -931,6 +990,53 @@ def build_parser() -> argparse.ArgumentParser:
         "must name the base model",
     )
     transcribe.set_defaults(func=cmd_transcribe)
+
+    label = sub.add_parser(
+        "label", help="a teacher model's pseudo-labels for the recipe's data.unlabeled audio"
+    )
+    label.add_argument("recipe", type=Path, help="recipe YAML file")
+    label.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    label.add_argument(
+        "--teacher",
+        metavar="MODEL",
+        help="bundled:NAME, folder or hub id (default: bundled:base when installed, else "
+        "the recipe's base_model)",
+    )
+    label.add_argument(
+        "--teacher-adapter", type=Path, metavar="PKG", help="an adapter for the teacher"
+    )
+    label.add_argument(
+        "--foreign-adapter",
+        action="store_true",
+        help="the teacher's adapter was made elsewhere (no workbench_adapter.json)",
+    )
+    label.add_argument(
+        "--out", type=Path, help="folder for the manifests (default: labels/<recipe name>)"
+    )
+    label.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a folder at --out that `workbench label` did not write",
+    )
+    label.add_argument(
+        "--check",
+        type=Path,
+        metavar="MANIFEST",
+        help="a labelled manifest of some of the same audio (matched by path): report the "
+        "teacher's WER against it, overall and per confidence bucket",
+    )
+    label.add_argument(
+        "--boost",
+        type=float,
+        metavar="X",
+        help="boost the lexicon's terms while decoding (default: the recipe's lexicon.boost)",
+    )
+    label.add_argument(
+        "--lexicon", type=Path, metavar="FILE", help="a lexicon.tsv other than the recipe's"
+    )
+    label.add_argument("--batch-size", type=int, help="default: the recipe's eval.batch_size")
+    _add_decoding_flags(label, "the recipe's eval.decoding")
+    label.set_defaults(func=cmd_label)
 
     serve = sub.add_parser(
         "serve",

@@ -44,10 +44,12 @@ from workbench.schema import (
 )
 
 __all__ = [
+    "AudioSource",
     "AugmentSpec",
     "DataSpec",
     "DecodingOptions",
     "EvalSpec",
+    "LabelSpec",
     "LexiconSpec",
     "LoraSpec",
     "NoiseSpec",
@@ -134,6 +136,12 @@ class ConditionSpec(Spec):
         return self.label.replace(" ", "")
 
 
+def _limit_problems(limit: int | None) -> list[tuple[str, str]]:
+    if limit is not None and limit < 1:
+        return [("limit", f"expected a positive integer or null, got {limit}")]
+    return []
+
+
 @dataclass(kw_only=True)
 class SourceSpec(Spec):
     """One data source; ``source`` names its kind (see ``SOURCES``).
@@ -148,9 +156,7 @@ class SourceSpec(Spec):
     condition: ConditionSpec | None = None
 
     def check(self) -> list[tuple[str, str]]:
-        if self.limit is not None and self.limit < 1:
-            return [("limit", f"expected a positive integer or null, got {self.limit}")]
-        return []
+        return _limit_problems(self.limit)
 
 
 @dataclass(kw_only=True)
@@ -338,6 +344,37 @@ SOURCES: dict[str, type[SourceSpec]] = {
 register_union(SourceSpec, "source", SOURCES)
 
 
+# Audio files and the folders and list files that name them (``source: audio``).
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus")
+
+
+@dataclass(kw_only=True)
+class UnlabeledSpec(Spec):
+    """A source of audio without transcripts (``data.unlabeled``); ``source`` names its kind."""
+
+    source: str
+    limit: int | None = None  # keep at most this many clips
+
+    def check(self) -> list[tuple[str, str]]:
+        return _limit_problems(self.limit)
+
+
+@dataclass(kw_only=True)
+class AudioSource(UnlabeledSpec):
+    """Audio files with no transcript: a folder (every audio file under it, by suffix:
+    .wav .flac .mp3 .ogg .oga .opus), or a text file listing audio paths, one a line
+    (relative to the list file's folder; blank lines and ``#`` comments skipped).
+    ``workbench label`` has a teacher transcribe them."""
+
+    source: Literal["audio"] = "audio"
+    path: str = _path_field("any")
+    recursive: bool = True  # a folder's subfolders too
+
+
+UNLABELED_SOURCES: dict[str, type[UnlabeledSpec]] = {"audio": AudioSource}
+register_union(UnlabeledSpec, "source", UNLABELED_SOURCES)
+
+
 @dataclass(kw_only=True)
 class DataSpec(Spec):
     """Where the speech comes from: training, in-domain evaluation, general (forgetting)."""
@@ -351,6 +388,9 @@ class DataSpec(Spec):
     # General speech for decisions made while training (the forgetting guard), so that
     # `general`, which reports forgetting, is never used to choose anything.
     general_dev: list[SourceSpec] = field(default_factory=list)
+    # Audio without transcripts, for `workbench label` (a teacher's pseudo-labels). Never
+    # read by `data prepare` or training: they train on the labelled manifest it writes.
+    unlabeled: list[UnlabeledSpec] = field(default_factory=list)
     on_bad_rows: Literal["drop", "stop"] = "drop"
     max_duration_s: float = 30.0
     # With no eval sources, this share of train becomes eval (speaker- or sentence-disjoint).
@@ -524,9 +564,42 @@ class TrainSpec(Spec):
     # clip than the words around them (1: the same; a weighted mean, so the loss keeps its
     # scale). The template words are learned in a few steps; the terms are what is left.
     term_weight: float = 1.0
+    # Knowledge distillation toward a teacher model (bundled:NAME, a folder, a hub id): a KL
+    # term between its token distribution and the student's on the training clips, at
+    # `teacher_temperature`, weighted by `teacher_weight`. Only where teacher and student
+    # share a tokenizer (checked with the recipe); otherwise train on the teacher's
+    # transcripts (`workbench label`): sequence-level distillation.
+    teacher: str | None = None
+    teacher_weight: float = 0.0
+    teacher_temperature: float = 2.0
 
     def check(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
+        if self.teacher_weight < 0:
+            out.append(("teacher_weight", f"expected 0 or more, got {self.teacher_weight}"))
+        elif self.teacher_weight > 0 and not self.teacher:
+            out.append(
+                (
+                    "teacher_weight",
+                    f"is {self.teacher_weight} but train.teacher is not set: name the teacher "
+                    "model (bundled:NAME, a folder or a hub id)",
+                )
+            )
+        elif self.teacher and self.teacher_weight == 0:
+            out.append(
+                (
+                    "teacher_weight",
+                    f"is 0, so train.teacher ({self.teacher}) would not be used: give a weight "
+                    "above 0 (e.g. 1.0), or remove train.teacher",
+                )
+            )
+        if self.teacher_temperature <= 0:
+            out.append(
+                (
+                    "teacher_temperature",
+                    f"expected a positive number, got {self.teacher_temperature}",
+                )
+            )
         if not 1 <= self.term_weight <= 100:
             out.append(("term_weight", f"expected 1 to 100, got {self.term_weight}"))
         for name in ("replay_ratio", "prompt_p"):
@@ -603,6 +676,48 @@ class EvalSpec(Spec):
 
 
 @dataclass(kw_only=True)
+class LabelSpec(Spec):
+    """Which of a teacher's pseudo-labels (``workbench label``) are kept for training.
+
+    A clip is kept when its transcript is not empty and every threshold that is set holds:
+    mean token log-probability at least ``min_avg_logprob``, compression ratio at most
+    ``max_compression_ratio`` (a loop compresses well), no-speech probability at most
+    ``max_no_speech_prob``. ``null`` turns a threshold off. The defaults are the decoding
+    guards' own (eval.decoding): they drop what the guards could not mend.
+    """
+
+    min_avg_logprob: float | None = -1.0
+    max_compression_ratio: float | None = 2.4
+    max_no_speech_prob: float | None = 0.6
+
+    def check(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        if self.min_avg_logprob is not None and self.min_avg_logprob > 0:
+            out.append(
+                (
+                    "min_avg_logprob",
+                    f"expected a number at most 0 (log-probabilities are) or null, "
+                    f"got {self.min_avg_logprob}",
+                )
+            )
+        if self.max_compression_ratio is not None and self.max_compression_ratio <= 0:
+            out.append(
+                (
+                    "max_compression_ratio",
+                    f"expected a number above 0 or null, got {self.max_compression_ratio}",
+                )
+            )
+        if self.max_no_speech_prob is not None and not 0 <= self.max_no_speech_prob <= 1:
+            out.append(
+                (
+                    "max_no_speech_prob",
+                    f"expected a probability from 0 to 1 or null, got {self.max_no_speech_prob}",
+                )
+            )
+        return out
+
+
+@dataclass(kw_only=True)
 class Recipe(Spec):
     """Everything one run needs. Relative paths are relative to the file that set them."""
 
@@ -616,6 +731,7 @@ class Recipe(Spec):
     lora: LoraSpec = field(default_factory=LoraSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
     eval: EvalSpec = field(default_factory=EvalSpec)
+    label: LabelSpec = field(default_factory=LabelSpec)
 
     def check(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -855,6 +971,13 @@ def load_recipe(
     base_ok = not any(p.key == "base_model" for p in collector.problems)
     if isinstance(recipe, Recipe) and check_model and base_ok:
         _check_model(recipe, collector)
+    teacher = recipe.train.teacher if isinstance(recipe, Recipe) else None
+    local_teacher = bool(teacher) and is_local_spec(teacher or "")
+    if local_teacher and path_guard and (refused := path_guard(Path(teacher).expanduser())):
+        collector.add("train.teacher", refused)
+    teacher_ok = not any(p.key == "train.teacher" for p in collector.problems)
+    if teacher and check_model and base_ok and teacher_ok:
+        _check_teacher(recipe, collector)
     if isinstance(recipe, Recipe) and check_inputs and not collector.problems:
         from workbench.data.preflight import check_inputs as preflight  # heavy: on request
 
@@ -897,6 +1020,29 @@ def _check_model(recipe: Recipe, out: Collector) -> None:
                 f"{recipe.base_model} has no language {recipe.language!r}{hint} "
                 f"(it knows {', '.join(info.languages)})",
             )
+
+
+def _check_teacher(recipe: Recipe, out: Collector) -> None:
+    """``train.teacher`` must load and share the student's tokenizer: a token-level KL
+    compares distributions over the same tokens."""
+    from workbench.models.bundled import ModelPackageError
+    from workbench.models.info import ModelLoadError, tokenizer_difference
+
+    teacher = recipe.train.teacher or ""
+    try:
+        difference = tokenizer_difference(teacher, recipe.base_model)
+    except (ModelLoadError, ModelPackageError, OSError, ValueError, KeyError) as exc:
+        out.add("train.teacher", str(exc))
+        return
+    if difference:
+        out.add(
+            "train.teacher",
+            f"{teacher} and the student {recipe.base_model} do not share a tokenizer "
+            f"({difference}), so there is no token distribution to distil: sequence-level "
+            f"distillation only. Label the audio with `workbench label RECIPE --teacher "
+            f"{teacher}` and train on the manifest it writes; remove train.teacher and "
+            "train.teacher_weight",
+        )
 
 
 def path_values(spec: Any, prefix: str = "") -> list[tuple[str, str]]:

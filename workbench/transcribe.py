@@ -255,6 +255,28 @@ class Transcriber:
                 out[i] = transcript
         return [t for t in out if t is not None]
 
+    @torch.inference_mode()
+    def transcribe_windows(self, audios: Sequence[np.ndarray]) -> list[WindowResult]:
+        """Decode clips of at most 30 s as :meth:`transcribe_arrays` does (the same texts,
+        the same guards), keeping what became of each window: the decoding kept, with its
+        mean log-probability, compression ratio and no-speech probability, and every
+        decoding tried.
+
+        Raises:
+            ValueError: a clip longer than 30 s (one window each here).
+        """
+        long = [i for i, a in enumerate(audios) if len(a) > MAX_SHORT_SAMPLES]
+        if long:
+            raise ValueError(f"clip {long[0]} is longer than 30 s; one window a clip here")
+        out: list[WindowResult | None] = [None] * len(audios)
+        order = sorted(range(len(audios)), key=lambda i: len(audios[i]))
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            results = self._decode_windows([audios[i] for i in batch])
+            for i, result in zip(batch, results, strict=True):
+                out[i] = result
+        return [r for r in out if r is not None]
+
     def _generate_ids(self, features: torch.Tensor, **extra) -> torch.Tensor:
         model = self.loaded.model
         features = features.to(model.device, model.dtype)

@@ -114,6 +114,30 @@ def test_data_prepare(cases, good, tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_label(cases, good, tiny_model_dir, tmp_path, capsys):
+    listing = tmp_path / "clips.txt"
+    listing.write_text("".join(f"{p}\n" for p in [good[0], *(c.path for c in cases), good[1]]))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        f"name: bad-label\nbase_model: {tiny_model_dir}\n"
+        f"data:\n  unlabeled: [{{source: audio, path: {listing}}}]\n"
+        "eval: {max_new_tokens: 3}\n"
+    )
+    out_dir = tmp_path / "labels"
+    code = main(["label", str(recipe), "--teacher", str(tiny_model_dir), "--out", str(out_dir)])
+    out, err = capsys.readouterr()
+    count("label", len(cases))
+    assert code == 0, err
+    labels = [json.loads(line) for line in (out_dir / "labels.jsonl").read_text().splitlines()]
+    assert len(labels) == 3, labels  # the two good ones and the 96 kHz 6-channel file
+    for case in cases:
+        if case.name != "96k-6ch.wav":  # each other case refused with its one-line reason
+            assert len(lines_naming(out, case.path)) == 1, (case.name, out)
+    assert not [p for p in out_dir.rglob("*") if p.name.startswith(".")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".labels")]
+    assert "Traceback" not in err
+
+
 def test_augment(cases, good, tmp_path, capsys):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(

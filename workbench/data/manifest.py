@@ -4,18 +4,35 @@
 ``condition`` (the listening condition a clip was rendered in: ``clean``, ``telephone``,
 ``babble 10-15 dB``).
 ``audio`` is a path, relative to the manifest's folder or absolute.
+
+Pseudo-labels (``workbench label``) add, all optional: ``label_source`` (``teacher``: a
+teacher model's transcript; ``reviewed``: one a person checked or edited; ``human``: a
+person's own), ``confidence`` (the teacher's ``{"avg_logprob", "compression_ratio",
+"no_speech_prob"}``) and ``terms`` (the lexicon terms found in the text).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.fileio import open_regular, write_text_atomic
 
-OPTIONAL = ("duration", "speaker", "lang", "domain", "condition")
+OPTIONAL = (
+    "duration",
+    "speaker",
+    "lang",
+    "domain",
+    "condition",
+    "label_source",
+    "confidence",
+    "terms",
+)
+LABEL_SOURCES = ("teacher", "reviewed", "human")
+CONFIDENCE_KEYS = ("avg_logprob", "compression_ratio", "no_speech_prob")
 
 
 class ManifestError(ValueError):
@@ -34,6 +51,9 @@ class Utterance:
     lang: str | None = None
     domain: str | None = None
     condition: str | None = None  # a listening condition: clean, telephone, "babble 10-15 dB"
+    label_source: str | None = None  # teacher | reviewed | human (see the module docstring)
+    confidence: dict[str, float] | None = None  # the teacher's, for label_source teacher
+    terms: list[str] | None = None  # lexicon terms in the text
 
     def to_json(self, base: Path | None = None) -> str:
         row = {k: v for k, v in asdict(self).items() if v is not None}
@@ -62,8 +82,9 @@ def parse_manifest_line(line: str, where: str, base: Path) -> Utterance:
         if not isinstance(row[key], str):
             raise ManifestError(f"{where}: {key!r} must be a string, got {row[key]!r}")
     extra = {k: row.get(k) for k in OPTIONAL}
-    if extra["duration"] is not None and not isinstance(extra["duration"], (int, float)):
+    if extra["duration"] is not None and not _is_number(extra["duration"]):
         raise ManifestError(f"{where}: 'duration' must be a number, got {extra['duration']!r}")
+    _check_label_fields(extra, where)
     audio = Path(row["audio"]).expanduser()
     return Utterance(
         id=row["id"],
@@ -71,6 +92,41 @@ def parse_manifest_line(line: str, where: str, base: Path) -> Utterance:
         text=row["text"],
         **extra,
     )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_label_fields(extra: dict, where: str) -> None:
+    """The pseudo-label fields, when present, hold what the module docstring says."""
+    source = extra["label_source"]
+    if source is not None and source not in LABEL_SOURCES:
+        raise ManifestError(
+            f"{where}: 'label_source' must be one of {', '.join(LABEL_SOURCES)}, got {source!r}"
+        )
+    confidence = extra["confidence"]
+    if confidence is not None:
+        if not isinstance(confidence, dict):
+            raise ManifestError(
+                f"{where}: 'confidence' must be an object with {', '.join(CONFIDENCE_KEYS)}, "
+                f"got {confidence!r}"
+            )
+        for key, value in confidence.items():
+            if key not in CONFIDENCE_KEYS:
+                raise ManifestError(
+                    f"{where}: 'confidence' has unknown key {key!r}; expected "
+                    f"{', '.join(CONFIDENCE_KEYS)}"
+                )
+            if not _is_number(value) or not math.isfinite(value):
+                raise ManifestError(
+                    f"{where}: 'confidence.{key}' must be a finite number, got {value!r}"
+                )
+    terms = extra["terms"]
+    if terms is not None and (
+        not isinstance(terms, list) or not all(isinstance(t, str) for t in terms)
+    ):
+        raise ManifestError(f"{where}: 'terms' must be a list of strings, got {terms!r}")
 
 
 def read_manifest(path: str | Path) -> list[Utterance]:

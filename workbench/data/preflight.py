@@ -16,12 +16,12 @@ from pathlib import Path
 
 from workbench.data.candidates import PrepareContext, RowProblem, SourceError
 from workbench.data.prepare import DataError, pack_dir, recipe_lexicon
-from workbench.data.sources import PREPARERS
+from workbench.data.sources import PREPARERS, UNLABELED_PREPARERS
 from workbench.data.sources.synth import sentences_for
 from workbench.data.templates import GENERIC, TemplateError, carriers, load_templates
 from workbench.data.validate import Validator
 from workbench.lexicon import Lexicon
-from workbench.recipe import HubDatasetSource, Recipe, SourceSpec, SynthSource
+from workbench.recipe import HubDatasetSource, Recipe, SourceSpec, SynthSource, UnlabeledSpec
 from workbench.schema import join_key
 
 PROBE_ROWS = 5  # rows read from each source's start
@@ -62,17 +62,29 @@ def check_inputs(recipe: Recipe) -> list[tuple[str, str]]:
                     message = _check_rows(spec, ctx, validator, split)
                 if message:
                     out.append((key, message))
+        for index, spec in enumerate(recipe.data.unlabeled):
+            message = _check_rows(spec, ctx, validator, "unlabeled", unlabeled=True)
+            if message:
+                out.append((join_key("data.unlabeled", index), message))
     return out
 
 
-def _check_rows(spec: SourceSpec, ctx: PrepareContext, validator: Validator, split: str) -> str:
+def _check_rows(
+    spec: SourceSpec | UnlabeledSpec,
+    ctx: PrepareContext,
+    validator: Validator,
+    split: str,
+    *,
+    unlabeled: bool = False,
+) -> str:
     """The source's first rows: read, and their audio decoded. '' when they load."""
     probe = dataclasses.replace(spec, limit=min(spec.limit or PROBE_ROWS, PROBE_ROWS))
+    preparers = UNLABELED_PREPARERS if unlabeled else PREPARERS
     try:
-        rows = PREPARERS[spec.source](probe, ctx)
+        rows = preparers[spec.source](probe, ctx)
     except (SourceError, OSError, UnicodeError, ValueError, csv.Error) as exc:
         return str(exc)
-    checked = [validator.check(c, split) for c in rows.candidates]
+    checked = [validator.check(c, split, need_text=not unlabeled) for c in rows.candidates]
     bad = [r for r in checked if isinstance(r, RowProblem)]
     if rows.candidates and len(bad) < len(rows.candidates):
         return ""

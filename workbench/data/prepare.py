@@ -85,6 +85,7 @@ def _fingerprint(recipe: Recipe, ctx: PrepareContext) -> str:
     data = to_data(recipe.data)
     if not data["general_dev"]:
         del data["general_dev"]  # recipes without it keep the data prepared before it existed
+    data.pop("unlabeled", None)  # read by `workbench label` only, never prepared
     parts = [str(PREPARE_VERSION), json.dumps(data, sort_keys=True)]
     parts.append(recipe.language or "")
     for split in SPLITS:

@@ -34,12 +34,18 @@ class Validator:
     contents: dict[str, str] = field(default_factory=dict)  # audio hash -> origin
     converted: int = 0
 
-    def check(self, cand: Candidate, split: str) -> Utterance | RowProblem:
-        """An :class:`Utterance` for a good row, else the :class:`RowProblem` that drops it."""
-        if cand.text is None:
+    def check(
+        self, cand: Candidate, split: str, *, need_text: bool = True
+    ) -> Utterance | RowProblem:
+        """An :class:`Utterance` for a good row, else the :class:`RowProblem` that drops it.
+
+        ``need_text=False`` checks a clip without a transcript (``data.unlabeled``): the
+        audio gets every check, and the utterance's text is empty.
+        """
+        if need_text and cand.text is None:
             return RowProblem(cand.origin, "missing text")
-        text = " ".join(cand.text.split())
-        if not text:
+        text = " ".join((cand.text or "").split())
+        if need_text and not text:
             return RowProblem(cand.origin, "empty text")
         if cand.audio is None:
             return RowProblem(cand.origin, "missing audio path")

@@ -149,3 +149,60 @@ def model_fingerprint(spec: str, path: str | None = None) -> str | None:
             while chunk := f.read(1 << 22):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def _tokenizer_files_vocab(folder: Path) -> dict[str, int] | None:
+    """The token -> id table of a tokenizer saved in ``folder`` (``tokenizer.json``, or
+    ``vocab.json`` with ``added_tokens.json``); None when neither is there."""
+    vocab: dict[str, int] = {}
+    if (folder / "tokenizer.json").is_file():
+        data = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        vocab.update((data.get("model") or {}).get("vocab") or {})
+        for token in data.get("added_tokens") or []:
+            vocab[token["content"]] = int(token["id"])
+        return vocab
+    if (folder / "vocab.json").is_file():
+        vocab.update(json.loads((folder / "vocab.json").read_text(encoding="utf-8")))
+        added = folder / "added_tokens.json"
+        if added.is_file():
+            vocab.update(json.loads(added.read_text(encoding="utf-8")))
+        return vocab
+    return None
+
+
+def tokenizer_vocab(spec: str) -> dict[str, int] | None:
+    """The token -> id table of a model's tokenizer, read from its files without loading
+    the model; None when unknowable offline (a hub model not in the cache)."""
+    source = resolve_model_source(spec)
+    if source.kind == "bundled":
+        from workbench.models.bundled import meta_dir
+
+        return _tokenizer_files_vocab(meta_dir(BUNDLED[source.location]))
+    if source.kind == "local":
+        return _tokenizer_files_vocab(Path(source.location))
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(spec, local_files_only=True)
+    except Exception:  # not cached, or no hub library: unknowable here
+        return None
+    return _tokenizer_files_vocab(Path(folder))
+
+
+def tokenizer_difference(first: str, second: str) -> str:
+    """How the tokenizers of two models differ ('' when they are the same, as far as can be
+    known offline): first their vocabulary sizes (from the configs), then their tables."""
+    a, b = model_info(first), model_info(second)
+    if a is not None and b is not None and a.vocab_size != b.vocab_size:
+        kinds = {True: "multilingual", False: "English-only"}
+        what = f"{a.vocab_size} against {b.vocab_size} tokens"
+        if a.multilingual != b.multilingual:
+            what += f": {kinds[a.multilingual]} against {kinds[b.multilingual]}"
+        return what
+    va, vb = tokenizer_vocab(first), tokenizer_vocab(second)
+    if va is None or vb is None or va == vb:
+        return ""
+    if len(va) != len(vb):
+        return f"{len(va)} against {len(vb)} tokens"
+    moved = sum(1 for token, i in va.items() if vb.get(token) != i)
+    return f"{moved} of {len(va)} tokens have other ids"

@@ -28,8 +28,9 @@ from transformers import get_scheduler
 from workbench.augment.pipeline import recipe_augmenter
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.export.adapter_check import MARKER as ADAPTER_MARKER
+from workbench.models.bundled import ModelPackageError
 from workbench.models.info import model_fingerprint
-from workbench.models.loading import load_model
+from workbench.models.loading import LoadedModel, ModelLoadError, load_model
 from workbench.recipe import Recipe, recipe_to_yaml
 from workbench.runs import STARTED_ENV, RunDir
 from workbench.train.adapters import AdapterSummary, apply_lora
@@ -148,6 +149,7 @@ class Trainer:
             model, self.summary = apply_lora(loaded.model, recipe.lora)
         except ValueError as exc:
             raise TrainError(str(exc)) from None
+        self.teacher = self._load_teacher(loaded) if spec.teacher else None
         run.root.mkdir(parents=True, exist_ok=True)
         _check_disk(run, self.summary)
         # With no trainable weight in the encoder (a decoder-only adapter), the encoder says
@@ -184,6 +186,39 @@ class Trainer:
             num_training_steps=self.total_steps,
         )
         self.model, self.optimizer, self.scheduler = self.acc.prepare(model, optimizer, scheduler)
+
+    def _load_teacher(self, student: LoadedModel) -> torch.nn.Module:
+        """``train.teacher``, frozen on the training device, once its tokenizer is known to
+        be the student's (the recipe checked what it could without loading it)."""
+        from workbench.models.info import tokenizer_difference
+
+        spec = self.recipe.train.teacher or ""
+
+        def refusal(difference: str) -> TrainError:
+            return TrainError(
+                f"train.teacher {spec} and the student {self.recipe.base_model} do not share a "
+                f"tokenizer ({difference}): sequence-level distillation only (train on the "
+                f"manifest of `workbench label --teacher {spec}`; remove train.teacher)"
+            )
+
+        difference = tokenizer_difference(spec, self.recipe.base_model)
+        if difference:
+            raise refusal(difference)
+        try:
+            teacher = load_model(spec, device="cpu", dtype=torch.float32)
+        except (ModelLoadError, ModelPackageError, OSError) as exc:
+            raise TrainError(f"train.teacher {spec}: {exc}") from None
+        mine, theirs = (
+            student.processor.tokenizer.get_vocab(),
+            teacher.processor.tokenizer.get_vocab(),
+        )
+        if mine != theirs or teacher.model.config.vocab_size != student.model.config.vocab_size:
+            moved = sum(1 for token, i in mine.items() if theirs.get(token) != i)
+            raise refusal(f"{len(theirs)} against {len(mine)} tokens, {moved} differ")
+        model = teacher.model.to(self.acc.device).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
 
     # --- batches and losses ------------------------------------------------------------
 
@@ -231,6 +266,15 @@ class Trainer:
             )
             loss = loss + spec.distill_weight * kd
             parts["kd"] = float(kd.detach())
+        own = ~general  # the training clips (replay has its own distillation, toward the base)
+        if self.teacher is not None and bool(own.any()):
+            with torch.no_grad(), self.acc.autocast():
+                teacher = self.teacher(
+                    input_features=features[own], decoder_input_ids=batch["decoder_input_ids"][own]
+                ).logits
+            kd = _kd_loss(out.logits[own], teacher, batch["labels"][own], spec.teacher_temperature)
+            loss = loss + spec.teacher_weight * kd
+            parts["teacher_kd"] = float(kd.detach())
         return loss, parts
 
     def _general_batches(self) -> list[dict]:

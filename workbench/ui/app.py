@@ -14,6 +14,7 @@ from workbench.ui.data_tab import create_data_tab
 from workbench.ui.export_tab import create_export_tab
 from workbench.ui.lexicon_tab import create_lexicon_tab
 from workbench.ui.recipes_tab import create_recipes_tab
+from workbench.ui.review_tab import create_review_tab
 from workbench.ui.runs_tab import create_runs_tab
 from workbench.ui.train_tab import create_train_tab
 from workbench.ui.try_tab import create_try_tab
@@ -30,7 +31,18 @@ table.wb-figures td, table.wb-figures th, table.wb-utterances td, table.wb-utter
   border:1px solid #d5d9e0;padding:.25rem .5rem}
 """
 MAX_UPLOAD_MB = 512
-TABS = ["recipes", "data", "lexicon", "augment", "train", "compare", "try", "export", "runs"]
+TABS = [
+    "recipes",
+    "data",
+    "lexicon",
+    "review",
+    "augment",
+    "train",
+    "compare",
+    "try",
+    "export",
+    "runs",
+]
 
 
 def default_recipe(ws: Workspace) -> str | None:
@@ -71,6 +83,8 @@ def build_app(ws: Workspace) -> gr.Blocks:
                 create_data_tab(shared)
             with gr.Tab("Lexicon", id="lexicon", elem_id="tab-lexicon"):
                 create_lexicon_tab(shared)
+            with gr.Tab("Review labels", id="review", elem_id="tab-review"):
+                create_review_tab(shared)
             with gr.Tab("Augment", id="augment", elem_id="tab-augment"):
                 create_augment_tab(shared)
             with gr.Tab("Train", id="train", elem_id="tab-train"):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from workbench.data.candidates import PrepareContext, SourceRows
 from workbench.data.sources.asterisk import fingerprint_asterisk, prepare_asterisk
+from workbench.data.sources.audio_files import fingerprint_audio, prepare_audio
 from workbench.data.sources.audiofolder import fingerprint_audiofolder, prepare_audiofolder
 from workbench.data.sources.common_voice import fingerprint_common_voice, prepare_common_voice
 from workbench.data.sources.csv_table import fingerprint_csv, prepare_csv
@@ -57,4 +58,15 @@ FINGERPRINTS: dict[str, Callable[..., str]] = {
     "transcriber": fingerprint_transcriber,
 }
 
-__all__ = ["FINGERPRINTS", "PREPARERS", "PrepareContext", "SourceRows"]
+# Sources of audio without transcripts (``data.unlabeled``), read by ``workbench label``.
+UNLABELED_PREPARERS: dict[str, Preparer] = {"audio": prepare_audio}
+UNLABELED_FINGERPRINTS: dict[str, Callable[..., str]] = {"audio": fingerprint_audio}
+
+__all__ = [
+    "FINGERPRINTS",
+    "PREPARERS",
+    "UNLABELED_FINGERPRINTS",
+    "UNLABELED_PREPARERS",
+    "PrepareContext",
+    "SourceRows",
+]
