@@ -13,6 +13,7 @@ from workbench.ui.compare_tab import create_compare_tab
 from workbench.ui.data_tab import create_data_tab
 from workbench.ui.export_tab import create_export_tab
 from workbench.ui.lexicon_tab import create_lexicon_tab
+from workbench.ui.page_script import HEAD
 from workbench.ui.recipes_tab import create_recipes_tab
 from workbench.ui.runs_tab import create_runs_tab
 from workbench.ui.train_tab import create_train_tab
@@ -26,6 +27,7 @@ CSS = """
 .field-error .info, .field-error span[data-testid="block-info"]{color:#b3261e}
 .sub{background:#ffe2a8}.del{background:#ffc9c9;text-decoration:line-through}.ins{background:#c9e7ff}
 .fixed{color:#1d7a3a}.broken{color:#b3261e}.muted{color:#6b7280}
+.wb-legend span{padding:0 .2rem}.wb-explain{margin:.3rem 0 .6rem}
 table.wb-figures td, table.wb-figures th, table.wb-utterances td, table.wb-utterances th{
   border:1px solid #d5d9e0;padding:.25rem .5rem}
 """
@@ -121,10 +123,11 @@ def max_upload_bytes() -> int:
 
 
 def launch_options(ws: Workspace) -> dict:
-    """What ``launch`` needs besides host and port: styling, which files may be served, and
-    the largest upload taken."""
+    """What ``launch`` needs besides host and port: styling, the page's script (the tab
+    remembered), which files may be served, and the largest upload taken."""
     return {
         "css": CSS,
+        "head": HEAD,
         "allowed_paths": [str(ws.runs)],
         "show_error": True,
         "max_file_size": max_upload_bytes(),
