@@ -60,8 +60,14 @@ def build_app(ws: Workspace) -> gr.Blocks:
             "recipe, train an adapter, compare it with the base model, export it."
         )
         with gr.Row():
+            # No value until the page loads (Gradio would pick the first choice, and the load
+            # choosing that same recipe would then change nothing: the form stayed empty).
             recipe = gr.Dropdown(
-                label="Recipe", choices=ws.recipe_choices(), scale=3, elem_id="header-recipe"
+                label="Recipe",
+                choices=ws.recipe_choices(),
+                value=None,
+                scale=3,
+                elem_id="header-recipe",
             )
             run = gr.Dropdown(label="Run", choices=[], scale=3, elem_id="header-run")
         shared = Shared(ws=ws, recipe=recipe, run=run)

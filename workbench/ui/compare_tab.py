@@ -64,7 +64,9 @@ LEGEND = (
 def with_hover(html: str) -> str:
     """The figures table with each known column head explained on hover."""
     for name, text in FIGURES.items():
-        html = html.replace(f"<th>{name}</th>", f"<th title='{escape(text)}'>{name} ⓘ</th>")
+        html = html.replace(
+            f"<th>{name}</th>", f"<th title='{escape(text)}'>{name} <sup class='muted'>?</sup></th>"
+        )
     return html
 
 

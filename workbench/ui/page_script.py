@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-TAB_KEY = "workbench-tab"  # localStorage key of the last tab used (its label)
+TAB_KEY = "workbench-tab"  # localStorage key of the last tab used (its id, else its label)
 
 HEAD = (
     """<script>
@@ -20,7 +20,8 @@ HEAD = (
     const button = event.target.closest && event.target.closest('button[role="tab"]');
     if (button && event.isTrusted) {
       chosen = true;
-      try { localStorage.setItem(KEY, button.textContent.trim()); } catch (e) {}
+      const id = button.dataset.tabId || button.textContent.trim();
+      try { localStorage.setItem(KEY, id); } catch (e) {}
     }
   }, true);
   let wanted = null;
@@ -29,15 +30,16 @@ HEAD = (
     const started = Date.now();
     const reopen = () => {
       if (chosen) return;
-      const button = tabButtons().find((b) => b.textContent.trim() === wanted);
+      const button = tabButtons().find(
+        (b) => (b.dataset.tabId || b.textContent.trim()) === wanted);
       if (button) {
         if (button.getAttribute("aria-selected") !== "true") button.click();
       } else if (Date.now() - started < 20000) {
         setTimeout(reopen, 200);
       }
     };
-    // After the app's first render (and its load events) have settled.
-    window.addEventListener("load", () => setTimeout(reopen, 300));
+    // Gradio may add this script after the page's load event: poll from now on.
+    setTimeout(reopen, 300);
   }
   const onTable = (event) => event.target.closest && event.target.closest("#lexicon-table");
   for (const kind of ["dragenter", "dragover"]) {
