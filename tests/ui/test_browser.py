@@ -114,7 +114,7 @@ def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page, tmp_path, sp
     status.get_by_text(re.compile("tiny-ui-")).wait_for()
     # A second run while one is going is refused, with a message in the page.
     page.locator("#train-start").click()
-    assert "wait for it to finish" in wait_for_toast(page, "is still")
+    expect(page.locator("#train-message")).to_contain_text("wait for it to finish")
     # A reload finds the same run, still going or done.
     run_ids = [p.name for p in runs.iterdir() if (p / "status.json").is_file()]
     assert len(run_ids) == 1, run_ids

@@ -337,3 +337,11 @@ def test_the_page_script_is_served(ws):
 
     assert TAB_KEY in HEAD and "localStorage" in HEAD and "#lexicon-import" in HEAD
     assert launch_options(ws)["head"] == HEAD
+
+
+def test_export_without_a_run_says_so_in_place(ws):
+    from workbench.ui.export_tab import FORMATS, create_export_tab
+
+    tab = build(ws, create_export_tab)
+    download, note = tab["on_go"](None, next(iter(FORMATS)))
+    assert download == gr.skip() and note.startswith("⚠ choose a run first")

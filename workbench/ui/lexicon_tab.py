@@ -262,7 +262,7 @@ def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
                     value=DEFAULT_CATEGORY,
                     allow_custom_value=True,
                     label="category of pasted names",
-                    info="'term' fits every pack's plain {term} sentences",
+                    info="'term' fits every pack: each has sentences for a term of any kind",
                     elem_id="lexicon-paste-category",
                 )
                 paste_btn = gr.Button("Add these terms", elem_id="lexicon-paste-add")
