@@ -147,6 +147,21 @@ def test_widgets_keep_working(server, page, tmp_path):
     page.locator("#lexicon-add-row").click()
     expect(lexicon_message).to_contain_text("added at the end of the table")
     shot(page, "w02-lexicon-import")
+    page.locator("#lexicon-save").click()
+    expect(lexicon_message).to_contain_text("saved 4 terms")
+    expect(lexicon_message).to_contain_text("empty row(s) 5 left out")
+
+    # The form follows the YAML the Lexicon tab changed; the term picker offers its terms.
+    open_tab(page, "Recipes")
+    page.locator("#tab-recipes").get_by_role("button", name="Lexicon").click()  # its section
+    field = '[id="field-lexicon.path"]'
+    expect(page.locator(f"{field} input, {field} textarea").first).to_have_value(
+        str(ws / "lexicons" / "my-lexicon.tsv"), timeout=20_000
+    )
+    open_tab(page, "Data")
+    expect(page.locator("#data-synth-note")).to_contain_text("4 terms in the lexicon")
+    page.locator("#data-term input").fill("suvo")
+    expect(page.get_by_role("option", name="suvorexant", exact=True)).to_be_visible()
 
     # Try it: a file that is not audio gives one sentence, no temporary path, no pills.
     open_tab(page, "Try it")

@@ -98,6 +98,9 @@ def test_the_form_follows_the_yaml_as_it_is_typed(ws):
     rank = out[1 + keys.index("lora.rank")]  # after the data block, one update per field
     assert rank["value"] == 12
     assert len(out) == len(FIELDS) + 4  # data, fields, values, folder, message: no editor
+    assert out[-1] == gr.skip()  # the message line keeps what it said ("opened ...")
+    out = tab["on_follow"](text.replace("rank: 12", "rank: -3"), str(Path(MEDICAL).parent))
+    assert "lora.rank" in out[-1]
 
 
 def test_a_bad_file_in_try_it_gives_one_sentence_without_its_temporary_path(ws):

@@ -294,7 +294,9 @@ def create_lexicon_tab(shared: Shared) -> dict[str, Any]:
     with gr.Row():
         name = gr.Textbox(label="save as (name)", value="my-lexicon")
         replace = gr.Checkbox(label="replace if it exists", value=False)
-        save_btn = gr.Button("Save and use in the recipe", variant="primary")
+        save_btn = gr.Button(
+            "Save and use in the recipe", variant="primary", elem_id="lexicon-save"
+        )
     gr.Markdown("### Terms the base model misses on the eval set")
     with gr.Row():
         from_run = gr.Button("From the chosen run's report")

@@ -180,8 +180,11 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
 
     @in_place(n_out - 1)
     def on_follow(text: str, folder: str) -> list[Any]:
-        """The form as the YAML says, while it is typed (the editor itself is left alone)."""
-        return _fill(open_text(text or "", Path(folder), ws), "form follows the YAML")[1:]
+        """The form as the YAML says, whenever the YAML changes (typed, or set by another
+        tab); the editor itself is left alone, and the message line only gets problems."""
+        opened = open_text(text or "", Path(folder), ws)
+        filled = _fill(opened)[1:]
+        return [*filled[:-1], filled[-1] if opened.problems else gr.skip()]
 
     @in_place(n_out)
     def on_upload(file: str | None, folder: str) -> list[Any]:
@@ -234,8 +237,8 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
     form_inputs = [yaml_code, data_code, shown, base_dir, *field_comps]
     validate_btn.click(on_validate, form_inputs, outputs)
     reload_btn.click(on_reload, [yaml_code, base_dir], outputs)
-    # Typing in the YAML fills the form (after a pause), without pressing anything.
-    yaml_code.input(
+    # The form follows the YAML (typed, or changed by the Lexicon or Augment tab).
+    yaml_code.change(
         on_follow,
         [yaml_code, base_dir],
         outputs[1:],
