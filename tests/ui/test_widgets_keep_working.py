@@ -143,7 +143,7 @@ def test_a_term_list_with_problems_is_named_by_its_own_name(ws):
     tab = build(ws, create_lexicon_tab)
     bad = upload_file("terms.csv", b"term,colour\nzolpidem,red\n")
     *_, message = tab["on_import"](str(bad), lexicon_frame(None))
-    assert message.startswith("⚠ terms.csv:1:") and "unknown ['colour']" in message
+    assert message.startswith("⚠ terms.csv, line 1:") and "unknown ['colour']" in message
     assert "/" not in message.split("terms.csv")[0]
 
 
@@ -158,7 +158,7 @@ def test_pasted_names_are_added_and_empty_lines_reported(ws):
     assert set(frame["category"].iloc[-2:]) == {"drug"} and paste == ""
     assert "2 term(s) added" in note and "metoprolol" in note and "2, 4" in note
     *_, note = tab["on_paste"](table, "zolpidem\nzolpidem\n", "drug")
-    assert note.startswith("⚠") and "duplicate term 'zolpidem'" in note
+    assert note.startswith("⚠ the pasted list, line 2: duplicate term 'zolpidem'")
 
 
 def test_a_row_is_added_by_a_button_and_empty_rows_are_reported_on_save(ws):

@@ -4,6 +4,7 @@ it in the recipe; see which terms the base model misses on the eval set."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,13 @@ def read_terms(path: Path, shown_name: str) -> Lexicon:
     try:
         return load_lexicon(path)
     except LexiconError as exc:
-        problems = [p.replace(str(path), shown_name) for p in exc.problems]
+        at_line = re.compile(re.escape(str(path)) + r":(\d+):")
+        problems = [
+            at_line.sub(lambda m: f"{shown_name}, line {m.group(1)}:", p).replace(
+                str(path), shown_name
+            )
+            for p in exc.problems
+        ]
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise gr.Error("; ".join(problems[:3]) + more, print_exception=False) from None
 
@@ -99,7 +106,7 @@ def pasted_terms(ws: Workspace, text: str, category: str) -> tuple[Lexicon, list
     tmp = ws.scratch_file(".txt", "pasted-")
     try:
         tmp.write_text(text, encoding="utf-8")
-        lexicon = read_terms(tmp, "pasted list, line")
+        lexicon = read_terms(tmp, "the pasted list")
     finally:
         tmp.unlink(missing_ok=True)
     terms = [
