@@ -261,7 +261,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("stopped on request; resume with --resume")
         return EXIT_OK
     _quiet_transformers()
-    phase("evaluating")
+    # The counts of an earlier attempt go: the page shows this one's from its first clip.
+    phase("evaluating", eval_done=None, eval_total=None, eval_eta_s=None)
     try:
         code = _evaluate(recipe, run.adapter, run.report, progress=EvalProgress(run))
     except BaseException as exc:  # a watcher must see the failure, whatever it was

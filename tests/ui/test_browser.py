@@ -124,6 +124,9 @@ def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page, tmp_path, sp
     status.get_by_text("finished").wait_for(timeout=400_000)
     progress = page.locator("#train-progress-text").inner_text()
     assert "step 4 / 4" in progress
+    # Evaluation counted its clips into the run folder (what the page showed meanwhile).
+    status = json.loads((runs / run_ids[0] / "status.json").read_text())
+    assert status["eval_done"] == status["eval_total"] > 0 and status["eval_eta_s"] == 0
     shot(page, "05-train-finished")
 
     open_tab(page, "Compare")

@@ -282,6 +282,9 @@ def test_describe_run_shows_clips_decoded_and_time_left(tmp_path, monkeypatch):
     assert "evaluating" in text
     assert "evaluation: 120 / 600 clips decoded" in bar and "about 3 min left" in bar
     assert 'aria-valuenow="20"' in bar
+    run.write_status(eval_done=None, eval_total=None, eval_eta_s=None)  # before the first clip
+    _, bar = train_tab.describe_run(run)
+    assert "loading the models" in bar and "clips decoded" not in bar
     run.write_status(phase="training", state="running", step=3, eta_s=40)
     _, bar = train_tab.describe_run(run)
     assert "step 3 / 10" in bar and "about 40 s left" in bar

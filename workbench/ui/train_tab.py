@@ -79,6 +79,8 @@ def describe_run(run: RunDir) -> tuple[str, str]:
             f"evaluation: {done} / {of} clips decoded",
             _minutes(status.get("eval_eta_s")) if done else "measuring the pace",
         ]
+    elif phase == "evaluating":
+        bits.append("loading the models and the evaluation sets")
     bar = (
         f'<div class="wb-progress" role="progressbar" aria-valuenow="{round(100 * fraction)}" '
         f'aria-valuemin="0" aria-valuemax="100"><div style="width:{100 * fraction:.1f}%"></div>'
