@@ -93,7 +93,7 @@ def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page, tmp_path, sp
     expect(page.locator("#data-upload-note")).to_contain_text("outside the upload folder")
     files.set_input_files(str(good_zip(tmp_path, speech_manifests)))
     page.locator("#data-import").click()
-    expect(page.locator("#data-upload-note")).to_contain_text("2 utterances")
+    expect(page.locator("#data-upload-note")).to_contain_text("2 utterances", timeout=60_000)
     expect(page.locator("#data-refused")).to_contain_text("not an audio file")
     shot(page, "02-data-upload")
 
