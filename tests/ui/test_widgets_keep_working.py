@@ -55,7 +55,9 @@ def test_a_temporary_path_becomes_its_file_name():
     assert scrub_paths(text) == (
         "cannot decode audio (Error opening 'fake_audio.wav': Format not recognised.)"
     )
-    assert error_message(gr.Error(f"bad\n  {path}")) == "bad fake_audio.wav"
+    assert error_message(gr.Error(f"bad\n  {path}")) == "bad; fake_audio.wav"
+    many = ValueError("\n".join(f"templates.txt:{n}: no category 'x'" for n in range(25)))
+    assert error_message(many).endswith("templates.txt:2: no category 'x'; (and 22 more)")
     assert scrub_paths("/home/me/recipes/x.yaml exists") == "/home/me/recipes/x.yaml exists"
 
 

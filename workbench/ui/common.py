@@ -20,6 +20,7 @@ from workbench.ui.workspace import Workspace
 log = logging.getLogger("workbench.ui")
 F = TypeVar("F", bound=Callable[..., Any])
 PREVIEW_SECONDS = 120  # clips played back in the page: the first two minutes at most
+MAX_LINES = 3  # of an error's message shown in the page (the server log keeps all)
 
 
 @dataclass
@@ -52,10 +53,13 @@ def scrub_paths(text: str) -> str:
 
 
 def error_message(exc: BaseException) -> str:
-    """One line for the page: the error's own message (temporary paths shortened)."""
+    """One line for the page: the error's own message, its first lines when it lists many
+    problems, temporary paths shortened."""
     message = str(exc.message) if isinstance(exc, gr.Error) else str(exc)
-    message = " ".join(message.split()) or type(exc).__name__
-    return scrub_paths(message)
+    lines = [" ".join(line.split()) for line in message.splitlines() if line.strip()]
+    if len(lines) > MAX_LINES:  # a list of problems: the first few, and how many more
+        lines = [*lines[:MAX_LINES], f"(and {len(lines) - MAX_LINES} more)"]
+    return scrub_paths("; ".join(lines) or type(exc).__name__)
 
 
 def _report(fn_name: str, exc: BaseException) -> str:

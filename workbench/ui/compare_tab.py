@@ -121,7 +121,7 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
         how = gr.Radio(list(FILTERS), value="all", label="show", elem_id="compare-filter")
     with gr.Row():
         prev_btn = gr.Button("◀ previous", size="sm", elem_id="compare-prev")
-        page = gr.Number(value=1, precision=0, minimum=1, label="page", elem_id="compare-page")
+        page = gr.Number(value=1, precision=0, label="page", elem_id="compare-page")
         next_btn = gr.Button("next ▶", size="sm", elem_id="compare-next")
     table = gr.HTML(elem_id="compare-utterances")
     with gr.Row():
