@@ -192,6 +192,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume and not run.status_path.is_file():
         _err(f"{run.root} is not a run folder (no status.json); nothing to resume")
         return EXIT_USAGE
+    from workbench.runs import EvalProgress, finished
+
+    if args.resume and finished(run):
+        # Resuming would only decode the evaluation sets again: `workbench eval` does that.
+        print(f"{run.root} is finished (report.json written); nothing to resume")
+        return EXIT_OK
     start = time.perf_counter()
 
     def phase(name: str, **fields: object) -> None:
@@ -255,9 +261,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("stopped on request; resume with --resume")
         return EXIT_OK
     _quiet_transformers()
-    phase("evaluating")
+    # The counts of an earlier attempt go: the page shows this one's from its first clip.
+    phase("evaluating", eval_done=None, eval_total=None, eval_eta_s=None)
     try:
-        code = _evaluate(recipe, run.adapter, run.report)
+        code = _evaluate(recipe, run.adapter, run.report, progress=EvalProgress(run))
     except BaseException as exc:  # a watcher must see the failure, whatever it was
         run.write_status(phase="failed", pipeline_pid=None, error=f"evaluation: {exc!r}")
         raise
@@ -307,6 +314,7 @@ def _evaluate(
     lexicon: Path | None = None,
     force: bool = False,
     foreign: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     from workbench.data.prepare import DataError
     from workbench.evaluate.compare import (
@@ -334,6 +342,7 @@ def _evaluate(
             lexicon_path=lexicon,
             foreign=foreign,
             log=lambda m: print(m, flush=True),
+            progress=progress,
         )
     except (EvalError, DataError, AdapterError, LexiconError) as exc:
         _err(str(exc))

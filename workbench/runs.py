@@ -17,9 +17,10 @@ process died without saying so (``kill -9``, a power cut) reads as ``failed``. A
 file asks the trainer to stop cleanly at its next step.
 
 ``workbench run`` adds ``phase`` (preparing, training, evaluating, exporting, and then
-finished, stopped or failed) and ``pipeline_pid`` to the status, so a watcher (the web UI)
-can follow the whole pipeline, not only the trainer. :func:`start_pipeline` starts one run
-at a time per runs folder.
+finished, stopped or failed), ``pipeline_pid`` and, while evaluating, ``eval_done``,
+``eval_total`` and ``eval_eta_s`` (clips decoded of all, seconds left) to the status, so
+a watcher (the web UI) can follow the whole pipeline, not only the trainer.
+:func:`start_pipeline` starts one run at a time per runs folder.
 """
 
 from __future__ import annotations
@@ -194,6 +195,49 @@ class RunDir:
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # not a complete checkpoint
         return max(steps, key=steps.__getitem__, default=None)
+
+
+def finished(run: RunDir) -> bool:
+    """Whether the run went through evaluation and export: nothing is left to resume."""
+    return run.status().get("phase") == "finished" and run.report.is_file()
+
+
+def resumable(run: RunDir) -> bool:
+    """Whether Resume applies: the run stopped or failed and nothing works on it now."""
+    status = run.status()
+    if run.busy() or finished(run):
+        return False
+    return status.get("phase") in ("stopped", "failed") or status.get("state") in (
+        "stopped",
+        "failed",
+    )
+
+
+class EvalProgress:
+    """Writes evaluation progress into ``status.json``, so any watcher (the UI, a script)
+    sees it with no browser connected: ``eval_done`` and ``eval_total`` clips (over every
+    set and system), ``eval_eta_s`` (seconds left at the pace so far; None until known).
+
+    At most one write per ``every`` seconds, and always the last one.
+    """
+
+    def __init__(self, run: RunDir, every: float = 1.0, clock: Any = time.monotonic) -> None:
+        self.run, self.every, self.clock = run, every, clock
+        self.started: float | None = None
+        self.written = float("-inf")
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if self.started is None:
+            self.started = now
+        if done < total and now - self.written < self.every and done:
+            return
+        self.written = now
+        elapsed = now - self.started
+        eta = elapsed / done * (total - done) if done and elapsed > 0 else None
+        self.run.write_status(
+            eval_done=done, eval_total=total, eval_eta_s=None if eta is None else round(eta)
+        )
 
 
 def new_run_dir(name: str, root: Path | None = None) -> RunDir:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -183,12 +183,16 @@ class Transcriber:
 
     @torch.inference_mode()
     def transcribe_arrays(
-        self, audios: Sequence[np.ndarray], encoder_cache: EncoderCache | None = None
+        self,
+        audios: Sequence[np.ndarray],
+        encoder_cache: EncoderCache | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> list[str]:
         """Transcribe 16 kHz mono float32 arrays; returns one text per array, in order.
 
         With ``encoder_cache``, encoder outputs are taken from it (or computed and put in it),
         so decoding the same audio again skips the encoder (clips of at most 30 s).
+        ``progress`` is called with the number of clips just finished, after each batch.
         """
         texts: list[str | None] = [None] * len(audios)
         # Batches of clips of like length: a batch decodes until its longest transcript ends,
@@ -202,9 +206,13 @@ class Transcriber:
             decoded = self._decode_short([audios[i] for i in batch], encoder_cache, start)
             for i, text in zip(batch, decoded, strict=True):
                 texts[i] = text
+            if progress is not None:
+                progress(len(batch))
         for i, audio in enumerate(audios):
             if texts[i] is None:
                 texts[i] = self._decode_long(audio)
+                if progress is not None:
+                    progress(1)
         return [t or "" for t in texts]
 
     def _generate(self, features: torch.Tensor, **extra) -> list[str]:

@@ -210,3 +210,23 @@ def test_encoder_precision_with_an_adapted_encoder(trained, choice, runs_in, mer
     assert report["decoding"]["encoder_precision"] == runs_in
     assert report["decoding"]["adapted_merged"] is merged
     assert report["sets"]["general"]["utterances"]
+
+
+def test_evaluation_counts_the_clips_it_decodes(trained):
+    recipe, run = trained
+    calls: list[tuple[int, int]] = []
+    report = evaluate_adapter(
+        load_recipe(recipe),
+        run.adapter,
+        log=lambda m: None,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    systems = [
+        s
+        for s in ("base", "base_prompt", "base_boost", "adapted", "adapted_prompt", "adapted_boost")
+        if s in report["sets"]["general"]
+    ]
+    total = len(systems) * sum(data["n"] for data in report["sets"].values())
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and len(calls) > 2  # after each batch, not only at the end

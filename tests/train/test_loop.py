@@ -291,3 +291,41 @@ def test_babble_draws_on_the_training_clips(recipe_file, tmp_path):
     )
     run = RunDir(tmp_path / "babble")
     assert train_recipe(recipe, run, log=quiet).state == "done"
+
+
+def test_the_status_tells_the_step_and_time_left_between_log_steps(
+    recipe_file, tmp_path, monkeypatch
+):
+    import workbench.train.loop as loop
+
+    monkeypatch.setattr(loop, "STATUS_EVERY_S", 0.0)
+    recipe = load_recipe(recipe_file(), ["train.log_steps=100", "train.max_steps=4"])
+    run = RunDir(tmp_path / "run")
+    written: list[dict] = []
+    original = RunDir.write_status
+
+    def record(self, **fields):
+        written.append(fields)
+        return original(self, **fields)
+
+    monkeypatch.setattr(RunDir, "write_status", record)
+    train_recipe(recipe, run, log=quiet)
+    between = [f for f in written if "eta_s" in f and "loss" not in f]
+    assert [f["step"] for f in between] == [1, 2, 3]  # step 4 is the last: a log step
+    assert all(isinstance(f["eta_s"], int) and f["eta_s"] >= 0 for f in between)
+    assert [r["step"] for r in run.metrics()] == [4]
+
+
+def test_resuming_a_finished_run_does_not_evaluate_again(recipe_file, tmp_path):
+    run = RunDir(tmp_path / "finished")
+    run.root.mkdir()
+    run.write_status(state="done", phase="finished", step=6, total_steps=6)
+    run.report.write_text('{"sets": {}}')
+    command = [sys.executable, "-m", "workbench.cli", "run", str(recipe_file()), "--run-dir"]
+    done = subprocess.run(
+        [*command, str(run.root), "--resume"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nothing to resume" in done.stdout
+    assert run.report.read_text() == '{"sets": {}}' and run.status()["phase"] == "finished"
+    assert not run.pipeline_log.exists() and not run.log_path.exists()

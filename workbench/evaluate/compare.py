@@ -234,6 +234,7 @@ def evaluate_adapter(
     lexicon_path: str | Path | None = None,
     foreign: bool = False,
     log: Callable[[str], None] = print,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Decode every set with base and adapted model; return the report (see module doc).
 
@@ -244,7 +245,8 @@ def evaluate_adapter(
     lexicon other than the recipe's. ``foreign``: the
     adapter was made elsewhere (no workbench marker; see :func:`check_adapter_fits`). The
     base weights are proved bit for bit untouched by loading the adapter before any base
-    figure is computed.
+    figure is computed. ``progress(done, total)`` counts clips decoded over all sets and
+    systems (called with 0 before the first, then after each batch).
     """
     adapter = Path(adapter)
     info = read_adapter_info(adapter)  # refuse a broken or pickled package before any work
@@ -313,6 +315,15 @@ def evaluate_adapter(
         "sets": {},
     }
     merged = False
+    total, done = len(systems) * sum(len(utts) for utts in sets.values()), 0
+
+    def decoded(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, total)
+
+    decoded(0)
     for name, utts in sets.items():
         audio = [load_audio(u.audio) for u in utts]
         for u, a in zip(utts, audio, strict=True):
@@ -336,10 +347,10 @@ def evaluate_adapter(
             saved = cache.seconds if (cache is not None and cache.outputs) else 0.0
             start = time.perf_counter()
             if with_adapter:
-                hyps[system] = transcriber.transcribe_arrays(audio, cache)
+                hyps[system] = transcriber.transcribe_arrays(audio, cache, decoded)
             else:
                 with loaded.model.disable_adapter():
-                    hyps[system] = transcriber.transcribe_arrays(audio, cache)
+                    hyps[system] = transcriber.transcribe_arrays(audio, cache, decoded)
             # A system that reused the encoder outputs is charged their cost, so each RTF
             # is what that system would take on its own.
             if boosted and rewriter is not None:

@@ -37,6 +37,7 @@ from workbench.train.adapters import AdapterSummary, apply_lora
 from workbench.train.batches import IGNORE, BatchPlan, Collator, LabelMaker, SpeechSet
 
 KEEP_CHECKPOINTS = 2
+STATUS_EVERY_S = 2.0  # the status tells the step and time left at least this often
 # Keep the general set's encoder outputs between forgetting checks up to this size.
 GENERAL_ENCODED_LIMIT = 1 << 30
 
@@ -465,6 +466,7 @@ class Trainer:
 
             bar = tqdm(total=self.total_steps, initial=start, unit="step", dynamic_ncols=True)
         t0, samples = time.time(), 0
+        said = t0  # when the status last told the step (between log steps too, for the ETA)
         state, step = "done", start
         self.model.train()
         while step < self.total_steps:
@@ -489,7 +491,14 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.3f}")
-            if step % spec.log_steps == 0 or step == self.total_steps:
+            logged = step % spec.log_steps == 0 or step == self.total_steps
+            if main and not logged and time.time() - said >= STATUS_EVERY_S:
+                said = time.time()
+                rate = (step - start) / (said - t0)
+                eta = (self.total_steps - step) / rate if rate > 0 else None
+                run.write_status(step=step, eta_s=eta and round(eta))
+            if logged:
+                said = time.time()
                 elapsed = time.time() - t0
                 rate = (step - start) / elapsed if elapsed > 0 else 0.0
                 row = {

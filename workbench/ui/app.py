@@ -13,6 +13,7 @@ from workbench.ui.compare_tab import create_compare_tab
 from workbench.ui.data_tab import create_data_tab
 from workbench.ui.export_tab import create_export_tab
 from workbench.ui.lexicon_tab import create_lexicon_tab
+from workbench.ui.page_script import HEAD
 from workbench.ui.recipes_tab import create_recipes_tab
 from workbench.ui.review_tab import create_review_tab
 from workbench.ui.runs_tab import create_runs_tab
@@ -27,6 +28,7 @@ CSS = """
 .field-error .info, .field-error span[data-testid="block-info"]{color:#b3261e}
 .sub{background:#ffe2a8}.del{background:#ffc9c9;text-decoration:line-through}.ins{background:#c9e7ff}
 .fixed{color:#1d7a3a}.broken{color:#b3261e}.muted{color:#6b7280}
+.wb-legend span{padding:0 .2rem}.wb-explain{margin:.3rem 0 .6rem}
 table.wb-figures td, table.wb-figures th, table.wb-utterances td, table.wb-utterances th{
   border:1px solid #d5d9e0;padding:.25rem .5rem}
 """
@@ -70,8 +72,14 @@ def build_app(ws: Workspace) -> gr.Blocks:
             "recipe, train an adapter, compare it with the base model, export it."
         )
         with gr.Row():
+            # No value until the page loads (Gradio would pick the first choice, and the load
+            # choosing that same recipe would then change nothing: the form stayed empty).
             recipe = gr.Dropdown(
-                label="Recipe", choices=ws.recipe_choices(), scale=3, elem_id="header-recipe"
+                label="Recipe",
+                choices=ws.recipe_choices(),
+                value=None,
+                scale=3,
+                elem_id="header-recipe",
             )
             run = gr.Dropdown(label="Run", choices=[], scale=3, elem_id="header-run")
         shared = Shared(ws=ws, recipe=recipe, run=run)
@@ -135,10 +143,11 @@ def max_upload_bytes() -> int:
 
 
 def launch_options(ws: Workspace) -> dict:
-    """What ``launch`` needs besides host and port: styling, which files may be served, and
-    the largest upload taken."""
+    """What ``launch`` needs besides host and port: styling, the page's script (the tab
+    remembered), which files may be served, and the largest upload taken."""
     return {
         "css": CSS,
+        "head": HEAD,
         "allowed_paths": [str(ws.runs)],
         "show_error": True,
         "max_file_size": max_upload_bytes(),

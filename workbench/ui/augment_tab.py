@@ -14,11 +14,12 @@ from workbench.audio import SAMPLE_RATE, AudioError, load_audio
 from workbench.augment.checks import NOISE_KINDS, ROOMS
 from workbench.recipe import AugmentSpec, NoiseSpec, ReverbSpec, SpeedSpec, TelephoneSpec
 from workbench.schema import SpecError, safe_yaml, to_data
-from workbench.ui.common import Shared, friendly, require_recipe
+from workbench.ui.common import Shared, friendly, in_place, require_recipe
 from workbench.ui.recipe_editor import data_block
 from workbench.ui.uploads import discard_upload
 
 MAX_SECONDS = 30
+MAX_SHOWN = 2000  # clips put in the menu at once; the search box finds any of the others
 # A perceptual colour ramp (dark blue → teal → yellow), sampled at 5 points.
 _RAMP = np.array([[13, 8, 135], [84, 2, 163], [33, 145, 140], [94, 201, 98], [253, 231, 37]])
 
@@ -75,6 +76,16 @@ def spec_from_controls(
     )
 
 
+def clip_choices(
+    listed: list[list[str]], query: str, limit: int = MAX_SHOWN
+) -> tuple[list[tuple[str, str]], int]:
+    """The listed clips (``[label, path]`` pairs) whose label holds every word of ``query``
+    (any case), at most ``limit`` of them; and how many matched in all."""
+    words = (query or "").casefold().split()
+    hits = [(label, path) for label, path in listed if all(w in label.casefold() for w in words)]
+    return hits[:limit], len(hits)
+
+
 def _spec(*controls: Any) -> AugmentSpec:
     """:func:`spec_from_controls` with empty lists for empty inputs; errors as messages."""
     s_on, lo, hi, n_on, snr_lo, snr_hi, kinds, r_on, rooms, t_on, every, p = controls
@@ -93,6 +104,11 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
             label="a training clip of the recipe", choices=[], scale=3, elem_id="augment-clip"
         )
         load_btn = gr.Button("List the recipe's clips", scale=1, elem_id="augment-load")
+        clip_search = gr.Textbox(
+            label="find a clip (words of its transcript, or its id)",
+            scale=2,
+            elem_id="augment-search",
+        )
         upload = gr.Audio(label="or upload a clip", type="filepath", sources=["upload"], scale=2)
     with gr.Row():
         speed_on = gr.Checkbox(label="speed", value=True)
@@ -122,7 +138,8 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         after_img = gr.Image(label="after: spectrogram", interactive=False)
     params = gr.JSON(label="drawn parameters", elem_id="augment-params")
     probs = gr.State({})
-    listed = gr.State([])  # the training clips offered in the menu
+    listed = gr.State([])  # [label, path] of every training clip of the recipe
+    message = gr.Markdown(elem_id="augment-message")
 
     def _recipe(recipe_path: str | None):
         return shared.ws.load_recipe(require_recipe(recipe_path))
@@ -153,18 +170,43 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
             p,
         ]
 
-    @friendly
-    def on_list(recipe_path: str | None, progress: gr.Progress = gr.Progress()):
+    @in_place(3)
+    def on_list(recipe_path: str | None, query: str, progress: gr.Progress = gr.Progress()):
         from workbench.data.prepare import prepare_data
 
         progress(None, desc="preparing the recipe's data (cached after the first time)")
         prepared = prepare_data(_recipe(recipe_path), log=lambda m: None)
-        utts = prepared.utterances("train")[:100]
-        choices = [(f"{u.id}: {u.text[:60]}", str(u.audio)) for u in utts]
-        listed = [path for _, path in choices]
-        return gr.update(choices=choices, value=listed[0] if listed else None), listed
+        utts = prepared.utterances("train")
+        listed = [[f"{u.id}: {u.text[:80]}", str(u.audio)] for u in utts]
+        choices, total = clip_choices(listed, query)
+        return (
+            gr.update(choices=choices, value=choices[0][1] if choices else None),
+            listed,
+            _found(total, len(listed), query),
+        )
 
-    @friendly
+    def _found(matched: int, total: int, query: str) -> str:
+        if not total:
+            return "the recipe has no training clips"
+        if not (query or "").strip():
+            shown = (
+                f"; the first {MAX_SHOWN} in the menu, type to find others"
+                if total > MAX_SHOWN
+                else ""
+            )
+            return f"{total} training clips{shown}"
+        more = f" (the first {MAX_SHOWN} in the menu)" if matched > MAX_SHOWN else ""
+        return f"{matched} of {total} training clips match '{query.strip()}'{more}"
+
+    @in_place(2)
+    def on_search(listed_: list[list[str]], query: str):
+        if not listed_:
+            return gr.update(), "press 'List the recipe's clips' first"
+        choices, matched = clip_choices(listed_, query)
+        value = choices[0][1] if choices else None
+        return gr.update(choices=choices, value=value), _found(matched, len(listed_), query)
+
+    @in_place(6)
     def on_go(
         recipe_path,
         picked,
@@ -189,7 +231,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         path = uploaded or picked
         if not path:
             raise gr.Error("pick a clip of the recipe or upload one", print_exception=False)
-        if not uploaded and picked not in (listed or []):  # only listed clips are read
+        if not uploaded and picked not in {p for _, p in listed or []}:  # only listed clips
             raise gr.Error("that clip is not in the recipe's training set")
         try:
             # the first MAX_SECONDS only: nothing after them is decoded
@@ -215,6 +257,7 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
             spectrogram_image(samples),
             spectrogram_image(out),
             drawn,
+            "",
         )
 
     @friendly
@@ -240,10 +283,21 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         phone_on,
     ]
     shared.recipe.change(on_recipe, [shared.recipe], [*controls, probs])
-    load_btn.click(on_list, [shared.recipe], [clip_pick, listed])
+    load_btn.click(on_list, [shared.recipe, clip_search], [clip_pick, listed, message])
+    clip_search.change(
+        on_search, [listed, clip_search], [clip_pick, message], trigger_mode="always_last"
+    )
     inputs = [shared.recipe, clip_pick, listed, upload, *controls, every, seed, probs]
-    outputs = [before, after, before_img, after_img, params]
+    outputs = [before, after, before_img, after_img, params, message]
     go.click(on_go, inputs, outputs)
     again.click(lambda s: int(s or 0) + 1, [seed], [seed]).then(on_go, inputs, outputs)
     copy_btn.click(on_copy, [shared.yaml, *controls, probs], [shared.yaml, shared.data_code])
-    return {"go": go, "params": params, "after": after, "clip": clip_pick, "load": load_btn}
+    return {
+        "go": go,
+        "params": params,
+        "after": after,
+        "clip": clip_pick,
+        "load": load_btn,
+        "search": clip_search,
+        "message": message,
+    }

@@ -13,6 +13,7 @@ import gradio as gr
 from workbench.audio import AudioError, load_audio
 from workbench.evaluate.compare import difference_lines
 from workbench.evaluate.html import (
+    COLORS,
     STYLE,
     charts,
     decoding_line,
@@ -30,7 +31,56 @@ FILTERS = {
     "term missed by adapted": lambda u: bool(u.get("terms_missed_by_adapted")),
     "term recovered": lambda u: bool(u.get("terms_recovered")),
 }
-MAX_ROWS = 300
+PAGE_ROWS = 20  # utterances per page: the page stays short however big the set
+# One line per figure, shown under the table and on hover over its column head.
+FIGURES = {
+    "WER": "word error rate: words substituted, deleted and inserted, over the reference's "
+    "words (lower is better)",
+    "CER": "character error rate: the same count on characters (lower is better)",
+    "term recall": "the share of lexicon terms in the references that the transcript writes "
+    "(higher is better)",
+    "S / D / I": "substituted, deleted and inserted words, counted over the whole set",
+    "RTF": "real-time factor: decoding time over audio time (0.1 = ten times faster than "
+    "real time)",
+    "term false alarms": "lexicon terms written where the reference has none (lower is better)",
+    "difference": "adapted WER minus base WER, in points, with its 95% confidence interval; "
+    "fixed / broken / unchanged count the utterances whose WER went down / up / stayed",
+}
+LEGEND = (
+    "<p class='wb-legend'><b>Colours</b>: "
+    "<span class='sub'>substituted word</span> (hover to see the reference's word) · "
+    "<span class='del'>deleted word</span> (in the reference, missing from the transcript) · "
+    "<span class='ins'>inserted word</span> (in the transcript, not in the reference) · "
+    "<span class='fixed'>fixed</span>: the adapted transcript has fewer errors · "
+    "<span class='broken'>broken</span>: it has more. In the charts: "
+    + " · ".join(
+        f"<span style='color:{colour}'>■</span> {escape(system.replace('_', ' + '))}"
+        for system, colour in COLORS.items()
+    )
+    + "</p>"
+)
+
+
+def with_hover(html: str) -> str:
+    """The figures table with each known column head explained on hover."""
+    for name, text in FIGURES.items():
+        html = html.replace(
+            f"<th>{name}</th>", f"<th title='{escape(text)}'>{name} <sup class='muted'>?</sup></th>"
+        )
+    return html
+
+
+def explanations() -> str:
+    """What each figure means, one line each."""
+    items = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in FIGURES.items())
+    return f"<details class='wb-explain'><summary>What is this?</summary><ul>{items}</ul></details>"
+
+
+def page_of(utts: list[dict], page: int, size: int = PAGE_ROWS) -> tuple[list[dict], int, int]:
+    """(the utterances of ``page``, the page shown, the number of pages), pages from 1."""
+    pages = max(1, -(-len(utts) // size))
+    page = min(max(1, int(page or 1)), pages)
+    return utts[(page - 1) * size : page * size], page, pages
 
 
 def read_report(path) -> dict | None:
@@ -46,19 +96,37 @@ def filtered(report: dict, set_name: str, how: str) -> list[dict]:
     return [u for u in data.get("utterances", []) if keep(u)]
 
 
+def rows_html(report: dict, set_name: str, how: str, page: int) -> tuple[str, list[str], int]:
+    """The page of utterances to show (HTML), the ids of every filtered utterance (to play),
+    and the page shown."""
+    utts = filtered(report, set_name, how)
+    shown, page, pages = page_of(utts, page)
+    first = (page - 1) * PAGE_ROWS + 1 if utts else 0
+    where = (
+        f" · showing {first}–{first + len(shown) - 1}, page {page} of {pages}" if pages > 1 else ""
+    )
+    html = f"<p>{len(utts)} utterance(s){where}</p>" + utterance_table(shown)
+    return html, [u["id"] for u in utts], page
+
+
 def create_compare_tab(shared: Shared) -> dict[str, Any]:
     """Build the tab; returns its components by name."""
     ws = shared.ws
     refresh_btn = gr.Button("Refresh", size="sm", elem_id="compare-refresh")
     summary = gr.HTML(elem_id="compare-summary")
-    plots = gr.HTML(elem_id="compare-plots")
+    with gr.Accordion("Charts", open=False):
+        plots = gr.HTML(elem_id="compare-plots")
     with gr.Row():
         set_choice = gr.Dropdown(label="set", choices=[], elem_id="compare-set")
         how = gr.Radio(list(FILTERS), value="all", label="show", elem_id="compare-filter")
     with gr.Row():
+        prev_btn = gr.Button("◀ previous", size="sm", elem_id="compare-prev")
+        page = gr.Number(value=1, precision=0, label="page", elem_id="compare-page")
+        next_btn = gr.Button("next ▶", size="sm", elem_id="compare-next")
+    table = gr.HTML(elem_id="compare-utterances")
+    with gr.Row():
         pick = gr.Dropdown(label="play an utterance", choices=[], scale=2)
         audio = gr.Audio(label="audio", interactive=False, scale=2)
-    table = gr.HTML(elem_id="compare-utterances")
 
     @friendly
     def on_run(run_id: str | None):
@@ -66,34 +134,35 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
         report = read_report(run.report) if run else None
         if report is None:
             note = "<p>No report yet: it appears when the run has been evaluated.</p>"
-            return note, "", gr.update(choices=[], value=None), "", gr.update(choices=[])
+            return note, "", gr.update(choices=[], value=None), "", gr.update(choices=[]), 1
         head = (
             f"<style>{STYLE}</style><p class='muted'>{escape(report['recipe'])} · base model "
             f"{escape(report['base_model'])} · {escape(decoding_line(report))}</p>"
-            + figures_table(report)
+            + with_hover(figures_table(report))
+            + explanations()
+            + LEGEND
             + decoding_table(report)
             + "".join(f"<p>{escape(line)}</p>" for line in difference_lines(report))
         )
         names = list(report["sets"])
-        rows, choices = _rows(report, names[0], "all")
-        return head, charts(report), gr.update(choices=names, value=names[0]), rows, choices
-
-    def _rows(report: dict, set_name: str, how_: str) -> tuple[str, Any]:
-        utts = filtered(report, set_name, how_)
-        shown = utts[:MAX_ROWS]
-        more = ""
-        if len(utts) > MAX_ROWS:
-            more = f"<p class='muted'>first {MAX_ROWS} of {len(utts)}</p>"
-        html = f"<p>{len(utts)} utterance(s)</p>{more}" + utterance_table(shown)
-        return html, gr.update(choices=[u["id"] for u in shown], value=None)
+        html, ids, shown = rows_html(report, names[0], "all", 1)
+        return (
+            head,
+            charts(report),
+            gr.update(choices=names, value=names[0]),
+            html,
+            gr.update(choices=ids, value=None),
+            shown,
+        )
 
     @friendly
-    def on_filter(run_id: str | None, set_name: str | None, how_: str):
+    def on_filter(run_id: str | None, set_name: str | None, how_: str, page_: float | None):
         run = run_of(ws, run_id)
         report = read_report(run.report) if run else None
         if report is None or set_name not in report["sets"]:
-            return "", gr.update(choices=[])
-        return _rows(report, set_name, how_)
+            return "", gr.update(choices=[]), 1
+        html, ids, shown = rows_html(report, set_name, how_, int(page_ or 1))
+        return html, gr.update(choices=ids, value=None), shown
 
     @friendly
     def on_pick(run_id: str | None, set_name: str | None, utt_id: str | None):
@@ -109,17 +178,28 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
         except AudioError as exc:
             raise gr.Error(f"cannot play {utt_id}: {exc}", print_exception=False) from None
 
-    outputs = [summary, plots, set_choice, table, pick]
+    outputs = [summary, plots, set_choice, table, pick, page]
     shared.run.change(on_run, [shared.run], outputs)
     refresh_btn.click(on_run, [shared.run], outputs)
-    set_choice.change(on_filter, [shared.run, set_choice, how], [table, pick])
-    how.change(on_filter, [shared.run, set_choice, how], [table, pick])
+    rows_out = [table, pick, page]
+    first_page = [shared.run, set_choice, how, gr.State(1)]
+    set_choice.change(on_filter, first_page, rows_out)
+    how.change(on_filter, first_page, rows_out)
+    page.submit(on_filter, [shared.run, set_choice, how, page], rows_out)
+    prev_btn.click(lambda p: max(1, int(p or 1) - 1), [page], [page]).then(
+        on_filter, [shared.run, set_choice, how, page], rows_out
+    )
+    next_btn.click(lambda p: int(p or 1) + 1, [page], [page]).then(
+        on_filter, [shared.run, set_choice, how, page], rows_out
+    )
     pick.change(on_pick, [shared.run, set_choice, pick], [audio])
     return {
         "summary": summary,
         "plots": plots,
         "table": table,
         "filter": how,
+        "page": page,
         "on_run": on_run,
+        "on_filter": on_filter,
         "outputs": outputs,
     }

@@ -15,7 +15,8 @@ import yaml
 
 from workbench.audio import SAMPLE_RATE, load_audio
 from workbench.schema import safe_yaml
-from workbench.ui.common import PREVIEW_SECONDS, Shared, friendly, require_recipe
+from workbench.ui.common import PREVIEW_SECONDS, Shared, friendly, in_place, require_recipe
+from workbench.ui.lexicon_tab import editor_lexicon
 from workbench.ui.recipe_editor import data_block
 from workbench.ui.uploads import (
     UploadError,
@@ -113,8 +114,15 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
     gr.Markdown("### Synthetic speech from the lexicon")
     with gr.Row():
         voice = gr.Dropdown(VOICES, value="piper:joe", label="voice", allow_custom_value=True)
-        term = gr.Dropdown(label="term", choices=[], allow_custom_value=True)
-        speak_btn = gr.Button("Say it in a sentence")
+        term = gr.Dropdown(
+            label="term (type to find any term of the lexicon)",
+            choices=[],
+            allow_custom_value=True,
+            num_choices_shown=None,  # every term, not the first 100
+            elem_id="data-term",
+        )
+        speak_btn = gr.Button("Say it in a sentence", elem_id="data-speak")
+    synth_note = gr.Markdown(elem_id="data-synth-note")
     synth_text = gr.Textbox(label="sentence", interactive=False)
     synth_audio = gr.Audio(label="synthetic speech", interactive=False)
 
@@ -182,27 +190,30 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
         gr.Info(f"added to data.{split_name}; save the recipe in the Recipes tab")
         return new, data_block(safe_yaml(new, "recipe"))
 
-    @friendly
-    def on_terms(recipe_path: str | None):
-        from workbench.data.prepare import recipe_lexicon
-
-        if not recipe_path:
-            return gr.update(choices=[])
-        lexicon = recipe_lexicon(ws.load_recipe(require_recipe(recipe_path), check_model=False))
+    @in_place(2)
+    def on_terms(recipe_path: str | None, text: str | None, current: str | None):
+        lexicon = editor_lexicon(ws, recipe_path, text)
         terms = [t.term for t in lexicon] if lexicon else []
-        return gr.update(choices=terms, value=terms[0] if terms else None)
+        value = current if current in terms else (terms[0] if terms else None)
+        note = f"{len(terms)} terms in the lexicon" if lexicon else "the recipe has no lexicon"
+        return gr.update(choices=terms, value=value), note
 
-    @friendly
-    def on_speak(recipe_path: str | None, voice_name: str, term_name: str | None):
-        from workbench.data.prepare import pack_dir, recipe_lexicon
+    @in_place(3)
+    def on_speak(recipe_path: str | None, text: str | None, voice_name: str, term_name: str | None):
+        from workbench.data.prepare import pack_dir
         from workbench.data.templates import carriers, fill, load_templates
         from workbench.data.tts import VoiceError, get_voice
 
         recipe = ws.load_recipe(require_recipe(recipe_path), check_model=False)
-        lexicon = recipe_lexicon(recipe)
-        chosen = lexicon.get(term_name or "") if lexicon else None
+        lexicon = editor_lexicon(ws, recipe_path, text)
+        chosen = lexicon.get((term_name or "").strip()) if lexicon else None
         if chosen is None:
-            raise gr.Error("choose a term of the recipe's lexicon", print_exception=False)
+            raise gr.Error(
+                f"{term_name!r} is not a term of the recipe's lexicon"
+                if term_name
+                else "choose a term of the recipe's lexicon",
+                print_exception=False,
+            )
         pack = pack_dir(recipe)
         sentence_text, spoken = chosen.term, chosen.spoken_forms[0]
         if pack and (pack / "templates.txt").is_file():
@@ -216,14 +227,24 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
             samples, rate = get_voice(voice_name).synthesize(spoken)
         except VoiceError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return sentence_text, (rate, samples)
+        return sentence_text, (rate, samples), ""
 
     prepare_btn.click(on_prepare, [shared.recipe], [counts, dropped, sample_pick, samples])
     sample_pick.change(on_sample, [sample_pick, samples], [sample_audio, sample_text])
     import_btn.click(on_import, [files, name], [upload_note, refused, dataset, files])
     add_btn.click(on_add, [dataset, split, shared.yaml], [shared.yaml, shared.data_code])
-    shared.recipe.change(on_terms, [shared.recipe], [term])
-    speak_btn.click(on_speak, [shared.recipe, voice, term], [synth_text, synth_audio])
+    shared.recipe.change(on_terms, [shared.recipe, shared.yaml, term], [term, synth_note])
+    # A lexicon saved in the Lexicon tab lands in the editor first: its terms are offered.
+    shared.yaml.change(
+        on_terms,
+        [shared.recipe, shared.yaml, term],
+        [term, synth_note],
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+    speak_btn.click(
+        on_speak, [shared.recipe, shared.yaml, voice, term], [synth_text, synth_audio, synth_note]
+    )
     return {
         "prepare": prepare_btn,
         "counts": counts,
@@ -232,4 +253,7 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
         "import": import_btn,
         "note": upload_note,
         "refused": refused,
+        "term": term,
+        "on_terms": on_terms,
+        "on_speak": on_speak,
     }

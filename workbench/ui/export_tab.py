@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from workbench.ui.common import Shared, friendly, require_run
+from workbench.ui.common import Shared, in_place, require_run
 
 FORMATS = {
     "adapter package (PEFT, with recipe, lexicon, report, model card)": "peft",
@@ -45,10 +45,10 @@ def create_export_tab(shared: Shared) -> dict[str, Any]:
     ws = shared.ws
     fmt = gr.Radio(list(FORMATS), value=next(iter(FORMATS)), label="format", elem_id="export-fmt")
     go = gr.Button("Build", variant="primary", elem_id="export-go")
-    note = gr.Markdown()
+    note = gr.Markdown(elem_id="export-message")
     download = gr.File(label="download", interactive=False, elem_id="export-file")
 
-    @friendly
+    @in_place(2)
     def on_go(run_id: str | None, label: str, progress: gr.Progress = gr.Progress()):
         from workbench.export.adapter_check import AdapterError
         from workbench.export.package import ExportError
@@ -60,7 +60,7 @@ def create_export_tab(shared: Shared) -> dict[str, Any]:
         except (ExportError, AdapterError) as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         size = archive.stat().st_size / 1024**2
-        return f"built `{archive}` ({size:.1f} MB)", str(archive)
+        return str(archive), f"built `{archive}` ({size:.1f} MB)"
 
-    go.click(on_go, [shared.run, fmt], [note, download])
-    return {"format": fmt, "go": go, "note": note, "download": download}
+    go.click(on_go, [shared.run, fmt], [download, note])
+    return {"format": fmt, "go": go, "note": note, "download": download, "on_go": on_go}

@@ -10,7 +10,7 @@ import gradio as gr
 
 from workbench.recipe import RecipeError, available_domains
 from workbench.schema import Problem
-from workbench.ui.common import Shared, friendly
+from workbench.ui.common import Shared, in_place
 from workbench.ui.recipe_editor import (
     FIELDS,
     Opened,
@@ -153,14 +153,15 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
         return [opened.text, data_update, *updates, opened.values, opened.base_dir, text]
 
     outputs = [yaml_code, data_code, *field_comps, shown, base_dir, message]
+    n_out = len(outputs)
 
-    @friendly
+    @in_place(n_out)
     def on_open(path: str | None) -> list[Any]:
         if not path:
             return [gr.update()] * len(outputs)
         return _fill(open_recipe(Path(path), ws), f"opened `{path}`")
 
-    @friendly
+    @in_place(n_out)
     def on_validate(text: str, data_text: str, shown_values: dict, folder: str, *values: Any):
         inputs = dict(zip(field_keys, values, strict=True))
         new_text, errors = compose(text or "", shown_values, inputs, data_text or "")
@@ -173,11 +174,19 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
                     opened.values[key] = inputs[key]
         return _fill(opened)
 
-    @friendly
+    @in_place(n_out)
     def on_reload(text: str, folder: str) -> list[Any]:
         return _fill(open_text(text or "", Path(folder), ws), "form filled from the YAML")
 
-    @friendly
+    @in_place(n_out - 1)
+    def on_follow(text: str, folder: str) -> list[Any]:
+        """The form as the YAML says, whenever the YAML changes (typed, or set by another
+        tab); the editor itself is left alone, and the message line only gets problems."""
+        opened = open_text(text or "", Path(folder), ws)
+        filled = _fill(opened)[1:]
+        return [*filled[:-1], filled[-1] if opened.problems else gr.skip()]
+
+    @in_place(n_out)
     def on_upload(file: str | None, folder: str) -> list[Any]:
         if not file:
             return [gr.update()] * len(outputs)
@@ -193,7 +202,7 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
         # Relative paths of an uploaded file mean nothing here: read them from the workspace.
         return _fill(open_text(text, ws.recipes, ws), f"uploaded `{path.name}` (not saved yet)")
 
-    @friendly
+    @in_place(2)
     def on_save(
         name: str,
         replace: bool,
@@ -222,14 +231,22 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
         except WorkspaceError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         gr.Info(f"saved {path}")
-        return gr.update(choices=ws.recipe_choices(), value=str(path))
+        return gr.update(choices=ws.recipe_choices(), value=str(path)), f"saved `{path}`"
 
     shared.recipe.change(on_open, [shared.recipe], outputs)
     form_inputs = [yaml_code, data_code, shown, base_dir, *field_comps]
     validate_btn.click(on_validate, form_inputs, outputs)
     reload_btn.click(on_reload, [yaml_code, base_dir], outputs)
+    # The form follows the YAML (typed, or changed by the Lexicon or Augment tab).
+    yaml_code.change(
+        on_follow,
+        [yaml_code, base_dir],
+        outputs[1:],
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
     upload.upload(on_upload, [upload, base_dir], outputs)
-    save_btn.click(on_save, [save_name, overwrite, *form_inputs], [shared.recipe])
+    save_btn.click(on_save, [save_name, overwrite, *form_inputs], [shared.recipe, message])
     return {
         "message": message,
         "yaml": yaml_code,
@@ -238,4 +255,6 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
         "validate": validate_btn,
         "save": save_btn,
         "save_name": save_name,
+        "on_save": on_save,
+        "on_follow": on_follow,
     }

@@ -17,10 +17,12 @@ from workbench.runs import (
     BUSY_PHASES,
     RunBusyError,
     RunDir,
+    finished,
+    resumable,
     start_pipeline,
     stop_run,
 )
-from workbench.ui.common import Shared, friendly, require_recipe, require_run, run_choices, run_of
+from workbench.ui.common import Shared, in_place, require_recipe, require_run, run_choices, run_of
 from workbench.ui.common import tail as read_tail
 
 PHASE_TEXT = {
@@ -67,8 +69,18 @@ def describe_run(run: RunDir) -> tuple[str, str]:
         bits.append(f"epoch {status['epoch']:.2f}")
     if status.get("loss") is not None:
         bits.append(f"loss {status['loss']:.3f}")
-    if state == "running" and phase != "evaluating":
+    if state == "running" and phase in (None, "training"):
         bits.append(_minutes(status.get("eta_s")))
+    done, of = status.get("eval_done"), status.get("eval_total")
+    if phase == "evaluating" and isinstance(done, int) and isinstance(of, int) and of > 0:
+        # The bar follows the evaluation: clips decoded (every set, every system) of all.
+        fraction = min(1.0, done / of)
+        bits = [
+            f"evaluation: {done} / {of} clips decoded",
+            _minutes(status.get("eval_eta_s")) if done else "measuring the pace",
+        ]
+    elif phase == "evaluating":
+        bits.append("loading the models and the evaluation sets")
     bar = (
         f'<div class="wb-progress" role="progressbar" aria-valuenow="{round(100 * fraction)}" '
         f'aria-valuemin="0" aria-valuemax="100"><div style="width:{100 * fraction:.1f}%"></div>'
@@ -119,10 +131,23 @@ def loss_svg(metrics: list[dict], width: int = 560, height: int = 240) -> str:
         label, colour = SERIES[key]
         path = " ".join(xy(s, v) for s, v in series)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
+        # A dot per logged step: a short run (or its first log step) is seen, not a bare axis.
+        for s, v in series:
+            x, y = xy(s, v).split(",")
+            parts.append(
+                f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}">'
+                f"<title>step {s}: {v:.4g}</title></circle>"
+            )
         parts.append(f'<text x="{legend_x}" y="14" fill="{colour}">{label}</text>')
         legend_x += 140
     parts.append("</svg>")
     return "".join(parts)
+
+
+def buttons_for(run: RunDir) -> tuple[bool, bool]:
+    """Whether (Stop, Resume) apply to ``run``: Stop while it works, Resume once it stopped or
+    failed (never a finished run: that would only evaluate again)."""
+    return run.busy(), resumable(run)
 
 
 def log_text(run: RunDir, lines: int = 30) -> str:
@@ -136,8 +161,9 @@ def create_train_tab(shared: Shared) -> dict[str, Any]:
     children: list[subprocess.Popen] = []  # reaped on every tick (no zombies)
     with gr.Row():
         start_btn = gr.Button("Start training", variant="primary", elem_id="train-start")
-        stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop")
-        resume_btn = gr.Button("Resume", elem_id="train-resume")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id="train-stop", interactive=False)
+        resume_btn = gr.Button("Resume", elem_id="train-resume", interactive=False)
+    message = gr.Markdown(elem_id="train-message")
     status_md = gr.Markdown("No run chosen yet.", elem_id="train-status")
     progress = gr.HTML(elem_id="train-progress")
     with gr.Row():
@@ -156,13 +182,22 @@ def create_train_tab(shared: Shared) -> dict[str, Any]:
                 children.remove(proc)
         run = run_of(ws, run_id)
         if run is None:
-            return ["No run chosen yet: start one, or pick one in the Run menu.", "", "", ""]
+            text = "No run chosen yet: start one, or pick one in the Run menu."
+            return [text, "", "", "", gr.update(interactive=False), gr.update(interactive=False)]
         text, bar = describe_run(run)
-        return [text, bar, loss_svg(run.metrics()), log_text(run, 16)]
+        stop, resume = buttons_for(run)
+        return [
+            text,
+            bar,
+            loss_svg(run.metrics()),
+            log_text(run, 16),
+            gr.update(interactive=stop),
+            gr.update(interactive=resume),
+        ]
 
-    outputs = [status_md, progress, plot, log_box]
+    outputs = [status_md, progress, plot, log_box, stop_btn, resume_btn]
 
-    @friendly
+    @in_place(2)
     def on_start(recipe_path: str | None):
         path = require_recipe(recipe_path)
         try:
@@ -177,18 +212,25 @@ def create_train_tab(shared: Shared) -> dict[str, Any]:
         except RunBusyError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         children.append(proc)
-        gr.Info(f"started {run.id}")
-        return gr.update(choices=run_choices(ws), value=run.id)
+        return gr.update(choices=run_choices(ws), value=run.id), f"started {run.id}"
 
-    @friendly
-    def on_stop(run_id: str | None) -> None:
-        gr.Info(stop_run(require_run(ws, run_id)))
+    @in_place(1)
+    def on_stop(run_id: str | None) -> str:
+        run = require_run(ws, run_id)
+        if not run.busy():
+            raise gr.Error(f"{run.id} is not running; nothing to stop", print_exception=False)
+        return stop_run(run)
 
-    @friendly
-    def on_resume(run_id: str | None):
+    @in_place(1)
+    def on_resume(run_id: str | None) -> str:
         run = require_run(ws, run_id)
         if run.busy():
             raise gr.Error(f"{run.id} is still going; nothing to resume", print_exception=False)
+        if finished(run):
+            raise gr.Error(
+                f"{run.id} is finished (trained, evaluated, packaged); nothing to resume",
+                print_exception=False,
+            )
         status = run.status()
         recipe = Path(status.get("recipe_path") or "")
         if not recipe.is_file():
@@ -200,11 +242,11 @@ def create_train_tab(shared: Shared) -> dict[str, Any]:
         except RunBusyError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         children.append(proc)
-        gr.Info(f"resuming {run.id}")
+        return f"resuming {run.id}"
 
-    start_btn.click(on_start, [shared.recipe], [shared.run])
-    stop_btn.click(on_stop, [shared.run], None)
-    resume_btn.click(on_resume, [shared.run], None)
+    start_btn.click(on_start, [shared.recipe], [shared.run, message])
+    stop_btn.click(on_stop, [shared.run], [message])
+    resume_btn.click(on_resume, [shared.run], [message])
     timer.tick(refresh, [shared.run], outputs, show_progress="hidden")
     shared.run.change(refresh, [shared.run], outputs)
     return {
@@ -216,4 +258,8 @@ def create_train_tab(shared: Shared) -> dict[str, Any]:
         "plot": plot,
         "log": log_box,
         "timer": timer,
+        "message": message,
+        "refresh": refresh,
+        "on_resume": on_resume,
+        "on_stop": on_stop,
     }

@@ -11,7 +11,7 @@ import gradio as gr
 import numpy as np
 
 from workbench.audio import AudioError, AudioTooLong, load_audio
-from workbench.ui.common import Shared, friendly, require_run
+from workbench.ui.common import Shared, in_place, require_run
 from workbench.ui.uploads import discard_upload
 
 MAX_SECONDS = 120
@@ -75,6 +75,7 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
         elem_id="try-audio",
     )
     go = gr.Button("Transcribe with the run's adapter", variant="primary", elem_id="try-go")
+    message = gr.Markdown(elem_id="try-message")
     with gr.Row():
         base = gr.Textbox(label="base model", elem_id="try-base")
         adapted = gr.Textbox(label="adapted", elem_id="try-adapted")
@@ -82,7 +83,7 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
         base_p = gr.Textbox(label="base + lexicon prompt", elem_id="try-base-prompt")
         adapted_p = gr.Textbox(label="adapted + lexicon prompt", elem_id="try-adapted-prompt")
 
-    @friendly
+    @in_place(5)
     def on_go(run_id: str | None, path: str | None):
         run = require_run(ws, run_id)
         if not path:
@@ -122,7 +123,15 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
             texts["adapted"],
             texts.get("base + prompt", none),
             gr.update(value=texts.get("adapted + prompt", none), label=label),
+            "",
         )
 
-    go.click(on_go, [shared.run, audio], [base, adapted, base_p, adapted_p])
-    return {"audio": audio, "go": go, "base": base, "adapted": adapted}
+    go.click(on_go, [shared.run, audio], [base, adapted, base_p, adapted_p, message])
+    return {
+        "audio": audio,
+        "go": go,
+        "base": base,
+        "adapted": adapted,
+        "message": message,
+        "on_go": on_go,
+    }
