@@ -19,6 +19,7 @@ from workbench.evaluate.html import (
     decoding_line,
     decoding_table,
     figures_table,
+    groups_table,
     utterance_table,
 )
 from workbench.ui.common import PREVIEW_SECONDS, Shared, friendly, run_of
@@ -45,6 +46,10 @@ FIGURES = {
     "term false alarms": "lexicon terms written where the reference has none (lower is better)",
     "difference": "adapted WER minus base WER, in points, with its 95% confidence interval; "
     "fixed / broken / unchanged count the utterances whose WER went down / up / stayed",
+    "adapted_gated": "the base model's transcript unless the adapted one changes a lexicon "
+    "term: everyday speech stays as the base model writes it",
+    "by voice / condition": "the same figures for each voice or speaker and each listening "
+    "condition of a set, with n: one good voice cannot hide a bad one",
 }
 LEGEND = (
     "<p class='wb-legend'><b>Colours</b>: "
@@ -143,6 +148,7 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
             + LEGEND
             + decoding_table(report)
             + "".join(f"<p>{escape(line)}</p>" for line in difference_lines(report))
+            + groups_table(report)
         )
         names = list(report["sets"])
         html, ids, shown = rows_html(report, names[0], "all", 1)
