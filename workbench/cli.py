@@ -505,8 +505,8 @@ def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
     from workbench.decoding.rewrite import Rewriter
     from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
 
-    if args.lexicon is not None and not args.boost:
-        _err("--lexicon: give --boost X (above 0) to decode with it")
+    if args.lexicon is not None and not args.boost and not args.term_gate:
+        _err("--lexicon: give --boost X (above 0) or --term-gate to decode with it")
         return False
     if not args.boost:
         return None
@@ -531,6 +531,28 @@ def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
     tokenizer = transcriber.loaded.processor.tokenizer
     transcriber.add_logits_processor(boost_processor(lexicon, tokenizer, args.boost, spaced=spaced))
     return Rewriter(lexicon, spaced=spaced)
+
+
+def _term_gate(args: argparse.Namespace, transcriber, adapters):
+    """The term gate of ``--term-gate`` over the one adapter, or False after saying why not."""
+    from workbench.decoding.gate import TermGate
+    from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
+
+    if len(adapters.names) != 1:
+        _err(f"--term-gate: give exactly one --adapter, got {len(adapters.names)}")
+        return False
+    name = adapters.names[0]
+    path = args.lexicon or adapters.folders[name] / "lexicon.tsv"
+    if not path.is_file():
+        _err(f"--term-gate needs a lexicon: --lexicon FILE, or {path} in the adapter package")
+        return False
+    try:
+        lexicon = load_lexicon(path)
+    except LexiconError as exc:
+        _err(f"--lexicon: {exc}")
+        return False
+    spaced = (transcriber.options.language or "en") not in UNSPACED_LANGUAGES
+    return TermGate(transcriber, adapters, name, lexicon, spaced=spaced)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -584,11 +606,15 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     rewrite = _transcribe_boost(args, transcriber, adapters)
     if rewrite is False:
         return EXIT_USAGE
+    gated = _term_gate(args, transcriber, adapters) if args.term_gate else None
+    if gated is False:
+        return EXIT_USAGE
     failed = 0
     for name in adapters.names or [None]:
         adapters.activate(name)  # the base stays loaded; only the adapter switches
         prefix = f"{name}\t" if len(adapters.names) > 1 else ""
-        for result in transcriber.transcribe_files(args.audio):
+        decode = gated.transcribe_arrays if gated else None
+        for result in transcriber.transcribe_files(args.audio, decode):
             if result.ok:
                 text = rewrite(result.text) if rewrite else result.text
                 print(f"{result.path}\t{prefix}{text}", flush=True)
@@ -990,7 +1016,16 @@ def build_parser() -> argparse.ArgumentParser:
         "misrecognitions; the lexicon: --lexicon, else the adapter package's",
     )
     transcribe.add_argument(
-        "--lexicon", type=Path, metavar="FILE", help="the lexicon.tsv to boost (with --boost)"
+        "--lexicon",
+        type=Path,
+        metavar="FILE",
+        help="the lexicon.tsv to boost (with --boost) or to gate on (with --term-gate)",
+    )
+    transcribe.add_argument(
+        "--term-gate",
+        action="store_true",
+        help="with one --adapter: its transcript only where it changes a lexicon term, else "
+        "the base model's (everyday speech stays as the base writes it; two decoder passes)",
     )
     transcribe.add_argument(
         "--foreign-adapter",

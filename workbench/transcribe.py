@@ -377,29 +377,40 @@ class Transcriber:
         mask = out.attention_mask.to(self.loaded.model.device)
         return self._generate(out.input_features, attention_mask=mask, return_timestamps=True)[0]
 
-    def transcribe_files(self, paths: Iterable[str | Path]) -> Iterator[TranscriptionResult]:
+    def transcribe_files(
+        self,
+        paths: Iterable[str | Path],
+        decode: Callable[[list[np.ndarray]], list[str]] | None = None,
+    ) -> Iterator[TranscriptionResult]:
         """Transcribe files in order, yielding each result as its batch finishes.
 
         A file that cannot be read yields a result with ``error`` set; the rest go on.
+        ``decode`` turns a batch of clips into texts in place of :meth:`transcribe_arrays`
+        (e.g. :class:`~workbench.decoding.gate.TermGate`'s).
         """
+        decode = decode or self.transcribe_arrays
         pending: list[tuple[str, np.ndarray]] = []
         for path in paths:
             try:
                 pending.append((str(path), load_audio(path)))
             except AudioError as exc:
-                yield from self._flush(pending)
+                yield from self._flush(pending, decode)
                 pending = []
                 yield TranscriptionResult(str(path), error=str(exc))
                 continue
             if len(pending) == self.batch_size:
-                yield from self._flush(pending)
+                yield from self._flush(pending, decode)
                 pending = []
-        yield from self._flush(pending)
+        yield from self._flush(pending, decode)
 
-    def _flush(self, pending: list[tuple[str, np.ndarray]]) -> Iterator[TranscriptionResult]:
+    def _flush(
+        self,
+        pending: list[tuple[str, np.ndarray]],
+        decode: Callable[[list[np.ndarray]], list[str]],
+    ) -> Iterator[TranscriptionResult]:
         if not pending:
             return
-        texts = self.transcribe_arrays([audio for _, audio in pending])
+        texts = decode([audio for _, audio in pending])
         for (path, _), text in zip(pending, texts, strict=True):
             yield TranscriptionResult(path, text=text)
 

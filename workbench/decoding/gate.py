@@ -10,9 +10,17 @@ the gate costs a second decoder pass, not a second model run.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.lexicon import Lexicon
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from workbench.transcribe import AdapterSet, Transcriber
 
 
 def terms_in(text: str, lexicon: Lexicon, normalize: Callable[[str], str], spaced: bool) -> set:
@@ -38,3 +46,57 @@ def gate(
         out.append(a if use else b)
         took.append(use)
     return out, took
+
+
+def touches_encoder(adapter: Path) -> bool:
+    """Whether an adapter folder's LoRA targets any encoder module (read from its
+    ``adapter_config.json``); True when that cannot be told, the safe answer for sharing."""
+    try:
+        config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    targets = config.get("target_modules") if isinstance(config, dict) else None
+    if not isinstance(targets, list):
+        return True
+    return any(".encoder." in str(t) for t in targets)
+
+
+class TermGate:
+    """Transcribes with the base model and one adapter, keeping the adapter's transcript only
+    where it changes a lexicon term (:func:`gate`).
+
+    ``transcriber`` decodes (its settings and logits processors apply to both systems);
+    ``adapters`` is the :class:`~workbench.transcribe.AdapterSet` holding ``name``. With an
+    adapter that leaves the encoder alone, both systems share one encoder pass per clip.
+    """
+
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        adapters: AdapterSet,
+        name: str,
+        lexicon: Lexicon,
+        *,
+        spaced: bool = True,
+    ) -> None:
+        from workbench.evaluate.normalize import get_normalizer
+
+        self.transcriber, self.adapters, self.name = transcriber, adapters, name
+        self.lexicon, self.spaced = lexicon, spaced
+        self.normalize = get_normalizer(transcriber.options.language or "en")
+        self.share_encoder = not touches_encoder(adapters.folders[name])
+        self.clips = self.adapted_taken = 0
+
+    def transcribe_arrays(self, audios: Sequence[np.ndarray]) -> list[str]:
+        """One text per clip: the adapter's where it changes a term, else the base model's."""
+        from workbench.transcribe import EncoderCache
+
+        cache = EncoderCache() if self.share_encoder else None
+        with self.adapters.using(None):
+            base = self.transcriber.transcribe_arrays(audios, cache)
+        with self.adapters.using(self.name):
+            adapted = self.transcriber.transcribe_arrays(audios, cache)
+        texts, took = gate(base, adapted, self.lexicon, self.normalize, spaced=self.spaced)
+        self.clips += len(texts)
+        self.adapted_taken += sum(took)
+        return texts

@@ -1,0 +1,111 @@
+"""`workbench transcribe --adapter PKG --term-gate`: the adapter's transcript only where it
+changes a lexicon term, the base model's elsewhere; one encoder pass for both systems."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import LIBRIVOX
+from tests.train.conftest import write_tiny_recipe
+from workbench.audio import load_audio
+from workbench.cli import main
+from workbench.decoding.gate import TermGate, touches_encoder
+from workbench.export.package import export_peft
+from workbench.lexicon import Lexicon, Term
+from workbench.models.loading import load_model
+from workbench.recipe import load_recipe
+from workbench.runs import RunDir
+from workbench.train.loop import train_recipe
+from workbench.transcribe import AdapterSet, DecodeOptions, Transcriber
+
+CLIPS = sorted(LIBRIVOX.glob("*.wav"))[:3]
+OPTIONS = DecodeOptions(max_new_tokens=6)
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory, tiny_model_dir, speech_manifests):
+    """A decoder-only adapter package of the tiny model, trained hard enough to write
+    differently from the base."""
+    folder = tmp_path_factory.mktemp("gate")
+    recipe = write_tiny_recipe(
+        folder / "recipe.yaml",
+        tiny_model_dir,
+        speech_manifests,
+        "tiny-gate",
+        extra="lora: {rank: 4, top_encoder_layers: 0, top_decoder_layers: 2}\n"
+        "train: {batch_size: 2, max_steps: 3, learning_rate: 1.0e-1}\n",
+    )
+    run = RunDir(folder / "run")
+    train_recipe(load_recipe(recipe), run, log=lambda m: None)
+    pkg, _ = export_peft(run.root, folder / "pkg")
+    return pkg
+
+
+def both(tiny_model_dir, package):
+    loaded = load_model(str(tiny_model_dir))
+    adapters = AdapterSet(loaded, [package])
+    transcriber = Transcriber(loaded, OPTIONS)
+    audio = [load_audio(c) for c in CLIPS]
+    with adapters.using(None):
+        base = transcriber.transcribe_arrays(audio)
+    with adapters.using(adapters.names[0]):
+        adapted = transcriber.transcribe_arrays(audio)
+    return loaded, adapters, transcriber, audio, base, adapted
+
+
+def a_term_only_the_adapter_writes(base: list[str], adapted: list[str]) -> tuple[int, str]:
+    for i, (b, a) in enumerate(zip(base, adapted, strict=True)):
+        words = [w for w in a.split() if w.isalpha() and w.lower() not in b.lower().split()]
+        if words:
+            return i, words[0]
+    pytest.skip("the tiny adapter wrote no word the base model did not")
+
+
+def test_the_gate_takes_the_adapter_only_on_a_changed_term(tiny_model_dir, package):
+    assert not touches_encoder(package)
+    loaded, adapters, transcriber, audio, base, adapted = both(tiny_model_dir, package)
+    i, word = a_term_only_the_adapter_writes(base, adapted)
+    gate = TermGate(transcriber, adapters, adapters.names[0], Lexicon([Term(word, "term")]))
+    calls = []
+    hook = loaded.model.get_encoder().register_forward_hook(lambda *a: calls.append(1))
+    texts = gate.transcribe_arrays(audio)
+    hook.remove()
+    assert texts[i] == adapted[i]
+    for j in range(len(audio)):
+        if adapted[j] == base[j]:
+            assert texts[j] == base[j]
+    assert gate.clips == len(audio) and 1 <= gate.adapted_taken <= len(audio)
+    assert len(calls) == 1  # one batch, one encoder pass for both systems
+    # with no term in play the base model's transcripts come back unchanged
+    quiet = TermGate(transcriber, adapters, adapters.names[0], Lexicon([Term("zzqx", "term")]))
+    assert quiet.transcribe_arrays(audio) == base
+
+
+def test_transcribe_term_gate_prints_the_gated_text(tiny_model_dir, package, tmp_path, capsys):
+    _, _, _, _, base, adapted = both(tiny_model_dir, package)
+    i, word = a_term_only_the_adapter_writes(base, adapted)
+    lexicon = tmp_path / "lexicon.tsv"
+    lexicon.write_text(f"term\tcategory\n{word}\tterm\n")
+    args = ["transcribe", *map(str, CLIPS), "--model", str(tiny_model_dir)]
+    args += ["--adapter", str(package), "--max-new-tokens", "6"]
+    code = main([*args, "--term-gate", "--lexicon", str(lexicon)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = dict(line.split("\t", 1) for line in out.splitlines())
+    assert lines[str(CLIPS[i])] == adapted[i]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "--term-gate: give exactly one --adapter, got 0"),
+        (["--adapter", "PKG"], "--term-gate needs a lexicon: --lexicon FILE, or"),
+    ],
+)
+def test_term_gate_without_what_it_needs_is_named(tiny_model_dir, package, capsys, extra, message):
+    extra = [str(package) if a == "PKG" else a for a in extra]
+    code = main(
+        ["transcribe", str(CLIPS[0]), "--model", str(tiny_model_dir), "--term-gate", *extra]
+    )
+    out, err = capsys.readouterr()
+    assert code == 2 and message in err and "Traceback" not in err and not out
