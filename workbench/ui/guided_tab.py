@@ -160,12 +160,19 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         language="yaml",
         label="the recipe written for you",
         interactive=False,
+        max_lines=24,
         elem_id="guided-recipe",
     )
     status = gr.Markdown(elem_id="guided-status")
     progress = gr.HTML(elem_id="guided-progress")
     results = gr.HTML(elem_id="guided-results")
-    compare_btn = gr.Button("Open the full comparison", elem_id="guided-open-compare")
+    with gr.Row():
+        adapter = gr.File(
+            label="your adapter (a PEFT adapter for the base model), when the run is done",
+            interactive=False,
+            elem_id="guided-adapter",
+        )
+        compare_btn = gr.Button("Open the full comparison", elem_id="guided-open-compare")
 
     terms_state = gr.State(None)  # TermsRead
     rec_state = gr.State(None)  # Recordings
@@ -304,13 +311,17 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
             return [str(p) for p in exc.problems]
         return [f"{key}: {message}" for key, message in check_inputs(recipe)]
 
-    def refresh(state: dict) -> tuple[str, str, str]:
+    def refresh(state: dict, shown: str | None) -> tuple[Any, ...]:
         for proc in list(children):
             if proc.poll() is not None:
                 children.remove(proc)
         run = run_of(ws, (state or {}).get("run"))
         if run is None:
-            return "", "", ""
+            return "", "", "", gr.update()
+        package = run.root / "export" / "peft.zip"
+        download = gr.update()  # unchanged: a File set again every tick would flicker
+        if package.is_file() and Path(shown or "").name != package.name:
+            download = str(package)
         text, bar = describe_run(run)
         report = _report(run)
         html = ""
@@ -324,7 +335,7 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
                 )
             else:
                 html = "<p>Done. The comparison (synthetic speech) is in the Compare tab.</p>"
-        return text, bar, html
+        return text, bar, html, download
 
     def _report(run) -> dict | None:
         import json
@@ -351,7 +362,9 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         [domain, merge, terms_state, rec_state, share, steps, base_model, general],
         [message, recipe_code, shared.recipe, shared.run, run_state],
     )
-    timer.tick(refresh, [run_state], [status, progress, results], show_progress="hidden")
+    timer.tick(
+        refresh, [run_state, adapter], [status, progress, results, adapter], show_progress="hidden"
+    )
     if shared.tabs is not None:
         compare_btn.click(lambda: gr.Tabs(selected="compare"), None, [shared.tabs])
     return {
