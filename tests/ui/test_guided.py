@@ -7,7 +7,9 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.audio_files import tone
 from workbench.lexicon import load_lexicon
@@ -26,9 +28,12 @@ from workbench.ui.guided import (
     hold_out,
     import_recordings,
     missing_steps,
+    read_folder,
     read_terms,
     recipe_text,
+    save_take,
     save_terms,
+    take_prompt,
     templates_for,
     write_manifests,
 )
@@ -280,3 +285,66 @@ def test_her_results_come_from_the_report_by_her_ids():
     assert [u["id"] for u in utts] == ["w/a.wav"]
     assert "better on 1, worse on 0" in line and "50.0%" in line and "0.0% adapted" in line
     assert her_results(report, ["nope"]) == ("", [])
+
+
+# --- recording in the browser -------------------------------------------------------------
+
+
+def test_take_prompts_put_each_of_her_terms_in_turn_into_a_training_carrier(tmp_path):
+    read = read_terms("metoprolol\nzorblatin\n")
+    first, term = take_prompt("medical", read, tmp_path, 0)
+    second, other = take_prompt("medical", read, tmp_path, 1)
+    assert (term, other) == ("metoprolol", "zorblatin")
+    assert "metoprolol" in first and "zorblatin" in second and first != "metoprolol"
+    assert take_prompt("medical", read, tmp_path, 0) == (first, term)  # the same again
+    own, _ = take_prompt(OWN_DOMAIN, read, tmp_path, 2)
+    assert "metoprolol" in own
+    with pytest.raises(GuidedError, match="terms first"):
+        take_prompt("medical", TermsRead(terms=[]), tmp_path, 0)
+
+
+def test_a_take_joins_her_dataset_for_training_only(tmp_path):
+    audio = clips(tmp_path / "src", 4)
+    rec = import_recordings(
+        [zip_of(tmp_path / "up.zip", audio), csv_of(tmp_path / "t.csv", [a.name for a in audio])],
+        tmp_path / "data",
+        "ward",
+    )
+    take = tone(tmp_path / "take.wav", 300, seconds=2.0, rate=48000, channels=2)
+    folder = save_take(take, "Start metoprolol now.", "me", rec.folder, tmp_path / "data", "ward")
+    assert folder == rec.folder
+    again = read_folder(folder)
+    assert len(again.clips) == 5 and again.speakers == 3
+    recorded = [c for c in again.clips if c.get("recorded")]
+    assert recorded == [
+        {
+            "file_name": "recorded/take-0001.wav",
+            "text": "Start metoprolol now.",
+            "speaker": "me",
+            "recorded": True,
+        }
+    ]
+    for fraction in (0.2, 0.49):
+        train, held, _ = hold_out(again.clips, fraction)
+        assert recorded[0] in train and recorded[0] not in held
+
+
+def test_a_take_starts_a_dataset_and_bad_takes_are_refused_in_words(tmp_path):
+    data = tmp_path / "data"
+    take = tone(tmp_path / "take.wav", 300, seconds=1.0)
+    folder = save_take(take, "Say zorblatin.", "", None, data, "my takes")
+    assert folder == data / "my-takes"
+    assert read_folder(folder).clips[0]["text"] == "Say zorblatin."
+    with pytest.raises(GuidedError, match="nothing recorded"):
+        save_take(None, "x", "", folder, data, "x")
+    with pytest.raises(GuidedError, match=r"0\.2 s long"):
+        save_take(tone(tmp_path / "short.wav", seconds=0.2), "x", "", folder, data, "x")
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000), 16000)
+    with pytest.raises(GuidedError, match="silent"):
+        save_take(silent, "x", "", folder, data, "x")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVE")
+    with pytest.raises(GuidedError, match="cannot be used"):
+        save_take(broken, "x", "", folder, data, "x")
+    assert len(read_folder(folder).clips) == 1  # nothing of the refused takes was kept

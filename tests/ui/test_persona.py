@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 from playwright.sync_api import expect
 
-from tests.ui.conftest import SCREENSHOTS
+from tests.ui.conftest import CHROMIUM_ARGS, SCREENSHOTS, chromium_path
 
 pytestmark = [pytest.mark.ui, pytest.mark.integration]
 
@@ -51,6 +51,44 @@ def her_folder(folder: Path) -> tuple[Path, Path]:
     rows = [f"{name},{text},{speaker}" for name, text, speaker, _ in DICTATIONS]
     table.write_text("file_name,transcription,speaker\n" + "\n".join(rows) + "\n")
     return archive, table
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Chromium with a fake microphone that speaks a dictation (the takes recorded in the
+    page); its words are not the prompted sentence's, which the test does not need."""
+    from playwright.sync_api import sync_playwright
+
+    from workbench.data.tts import get_voice
+
+    voice = tmp_path_factory.mktemp("microphone") / "voice.wav"
+    samples, rate = get_voice("espeak:en-us").synthesize("Please continue metoprolol today.")
+    sf.write(voice, samples, rate, subtype="PCM_16")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path(),
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={voice}",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def record_take(page, number: int) -> None:
+    """Ask for nothing new: record the sentence shown for two seconds, listen, keep it."""
+    audio = page.locator("#guided-take-audio")
+    audio.locator(".record-button").click()
+    page.wait_for_timeout(2500)
+    audio.locator(".stop-button").click()
+    expect(
+        audio.locator("audio, .waveform-container, [data-testid=waveform-controls]").first
+    ).to_be_attached(timeout=30_000)
+    page.locator("#guided-take-keep").click()
+    expect(page.locator("#guided-take-note")).to_contain_text(f"{number} take(s)", timeout=60_000)
 
 
 class Steps:
@@ -117,12 +155,29 @@ def test_a_clinician_goes_from_terms_and_a_zip_to_her_own_comparison(server, pag
     expect(missing).to_contain_text("Ready")
     steps.done("recordings")
 
+    # Two sentences read aloud in the page (a fake microphone), one skipped between them.
+    page.locator("#guided-record").get_by_text("or record yourself").click()
+    page.locator("#guided-take-next").click()
+    sentence = page.locator("#guided-take-sentence")
+    expect(sentence).to_contain_text("Read aloud")
+    first = sentence.inner_text()
+    assert any(term in first for term in TERMS), first
+    record_take(page, 1)
+    steps.done("record-first-take")
+    expect(sentence).not_to_have_text(first)  # the next sentence is offered at once
+    skipped = sentence.inner_text()
+    page.locator("#guided-take-skip").click()
+    expect(sentence).not_to_have_text(skipped)
+    record_take(page, 2)
+    expect(rec_note).to_contain_text("8 recording(s)")
+    steps.done("record-second-take")
+
     # Keep about a third for testing: one of her two speakers, never trained on.
     share = page.locator("#guided-share input[type=number]")
     share.fill("40")
     share.press("Enter")
     share_note = page.locator("#guided-share-note")
-    expect(share_note).to_contain_text("3 of your 6 recordings")
+    expect(share_note).to_contain_text("3 of your 8 recordings")
     expect(share_note).to_contain_text("by speaker")
     steps.done("held-out")
 

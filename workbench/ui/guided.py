@@ -51,6 +51,8 @@ PREVIEW_ROWS = 8
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 DEFAULT_HELD_OUT = 0.2  # a fifth of her recordings for evaluation
 DEFAULT_STEPS = 100
+RECORDED = "recorded"  # the sub-folder of her dataset holding the takes recorded in the page
+MIN_TAKE_SECONDS = 0.5
 TRAIN_VOICES = [
     "espeak:en-us",
     "espeak:en-gb-x-rp+f3",
@@ -494,7 +496,6 @@ def import_recordings(paths: list[str | Path], data_root: Path, name: str) -> Re
     """
     from workbench.ui.uploads import (
         UploadError,
-        check_dataset,
         extract_zip,
         fresh_folder,
         import_files,
@@ -565,16 +566,30 @@ def import_recordings(paths: list[str | Path], data_root: Path, name: str) -> Re
             folder = result.folder
     except UploadError as exc:
         raise GuidedError(str(exc)) from None
+    recordings = read_folder(folder, refused)
+    if recordings.folder is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    return recordings
+
+
+def read_folder(folder: Path, refused: list[tuple[str, str]] | None = None) -> Recordings:
+    """Her dataset folder read as ``workbench data prepare`` reads it (``folder`` None in
+    the result when no clip of it can be used); ``refused`` are earlier refusals to keep."""
+    from workbench.ui.uploads import check_dataset
+
+    refused = list(refused or [])
     check = check_dataset(folder, samples=10**6)
     refused += [_split_refusal(p) for p in check.problems]
     if not check.n:
-        shutil.rmtree(folder, ignore_errors=True)
         return Recordings(None, [], refused)
     speakers = _metadata_speakers(folder)
     clips = []
     for audio, text in check.samples:
         rel = Path(audio).resolve().relative_to(folder.resolve()).as_posix()
-        clips.append({"file_name": rel, "text": text, "speaker": speakers.get(rel, "")})
+        clip = {"file_name": rel, "text": text, "speaker": speakers.get(rel, "")}
+        if rel.startswith(f"{RECORDED}/"):
+            clip["recorded"] = True
+        clips.append(clip)
     return Recordings(folder, clips, refused, minutes=check.hours * 60)
 
 
@@ -586,9 +601,17 @@ def hold_out(
 ) -> tuple[list[dict], list[dict], str]:
     """Split her clips into (train, eval, how): whole speakers go to evaluation when every
     clip names a speaker and there are two or more, else single clips. At least one clip
-    stays for training; ``fraction`` 0 keeps none for evaluation."""
+    stays for training; ``fraction`` 0 keeps none for evaluation. Takes recorded in the
+    page read the synthetic training carriers, so they always go to training."""
     if not 0 <= fraction < 1:
         raise GuidedError(f"the share kept for evaluation must be from 0 to 0.99, got {fraction}")
+    recorded = [c for c in clips if c.get("recorded")]  # read from our carriers: train only
+    clips = [c for c in clips if not c.get("recorded")]
+    train, held, how = _hold_out(clips, fraction, seed)
+    return [*train, *recorded], held, how
+
+
+def _hold_out(clips: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict], str]:
     n = len(clips)
     if n < 2 or fraction == 0:
         return list(clips), [], "none"
@@ -849,3 +872,105 @@ def her_results(report: dict, ids: list[str]) -> tuple[str, list[dict]]:
         f"{100 * base:.1f}% with the base model, {100 * adapted:.1f}% adapted.",
         utts,
     )
+
+
+# --- recording in the browser -------------------------------------------------------------
+
+
+def take_prompt(domain: str, terms: TermsRead, lexicons: Path, number: int) -> tuple[str, str]:
+    """(sentence to read, its term): the ``number``-th of her terms, in turn, in one of the
+    training carriers that can speak it (the pack's, or the generic ones)."""
+    from workbench.data.templates import carriers, fill, load_templates
+
+    if not terms.terms:
+        raise GuidedError("give your terms first (step 2): the sentences to read use them")
+    lexicon = Lexicon(terms.terms)
+    loaded = [t for t in load_templates(templates_for(domain, lexicons)) if t.section == "train"]
+    by_category, _ = carriers(loaded, lexicon)
+    term = terms.terms[number % len(terms.terms)]
+    usable = by_category.get(term.category) or []
+    if not usable:
+        return term.term, term.term
+    rng = random.Random(f"take:{number}")
+    return fill(rng.choice(usable), lexicon, rng, fixed=term).written, term.term
+
+
+def save_take(
+    audio: str | Path,
+    sentence: str,
+    speaker: str,
+    folder: Path | None,
+    data_root: Path,
+    name: str,
+) -> Path:
+    """Add a take recorded in the page, with the sentence read, to her dataset ``folder``
+    (a new one named ``name`` under ``data_root`` when she has none yet); returns the folder.
+
+    The take is decoded, checked (0.5 to 30 seconds, not silent) and written as 16 kHz
+    mono WAV under ``recorded/``; ``metadata.csv`` gets its row (columns kept as they are).
+
+    Raises:
+        GuidedError: no take, or one too short, too long, silent or unreadable.
+    """
+    import numpy as np
+    import soundfile as sf
+
+    from workbench.audio import SAMPLE_RATE, AudioError, load_audio
+    from workbench.ui.uploads import CLIP_MAX_SECONDS, fresh_folder, safe_name
+
+    if not audio:
+        raise GuidedError("nothing recorded yet: press the record button, read, then stop")
+    if not sentence.strip():
+        raise GuidedError("ask for a sentence first, then read it")
+    try:
+        samples = load_audio(audio, max_seconds=CLIP_MAX_SECONDS)
+    except AudioError as exc:
+        raise GuidedError(f"the take cannot be used: {exc.reason}") from None
+    seconds = len(samples) / SAMPLE_RATE
+    if seconds < MIN_TAKE_SECONDS:
+        raise GuidedError(f"the take is {seconds:.1f} s long; read the whole sentence")
+    if not samples.size or float(np.abs(samples).max()) < 1e-3:
+        raise GuidedError("the take is silent: check that the page may use your microphone")
+    if folder is None:
+        folder = fresh_folder(data_root, safe_name(name or "my-recordings", "my-recordings"))
+    (folder / RECORDED).mkdir(exist_ok=True)
+    taken = {p.name for p in (folder / RECORDED).glob("take-*.wav")}
+    number = next(n for n in range(1, 100_000) if f"take-{n:04d}.wav" not in taken)
+    target = folder / RECORDED / f"take-{number:04d}.wav"
+    sf.write(target, samples, SAMPLE_RATE, subtype="PCM_16")
+    _add_row(folder, target.relative_to(folder).as_posix(), sentence.strip(), speaker.strip())
+    return folder
+
+
+def _add_row(folder: Path, file_name: str, text: str, speaker: str) -> None:
+    """Append a row to ``folder/metadata.csv``, keeping its columns (a speaker column is
+    added when the take names a speaker and the file has none)."""
+    from workbench.data.sources._columns import AUDIO_NAMES, SPEAKER_NAMES, TEXT_NAMES
+
+    path = folder / "metadata.csv"
+    rows: list[dict] = []
+    header = ["file_name", "transcription", "speaker"]
+    if path.is_file():
+        reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        header = [h.strip() for h in reader.fieldnames or []]
+        rows = [{(k or "").strip(): v for k, v in row.items()} for row in reader]
+    audio = next((n for n in AUDIO_NAMES if n in header), None)
+    words = next((n for n in TEXT_NAMES if n in header), None)
+    if audio is None or words is None:
+        raise GuidedError(
+            f"{folder.name}/metadata.csv has no file_name and transcription columns; "
+            "upload the recordings again"
+        )
+    who = next((n for n in SPEAKER_NAMES if n in header), None)
+    if who is None and speaker:
+        who = "speaker"
+        header.append(who)
+    row = {audio: file_name, words: text}
+    if who is not None:
+        row[who] = speaker
+    rows.append(row)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buffer.getvalue())

@@ -32,9 +32,12 @@ from workbench.ui.guided import (
     hold_out,
     import_recordings,
     missing_steps,
+    read_folder,
     read_terms,
     recipe_text,
+    save_take,
     save_terms,
+    take_prompt,
     templates_for,
     write_manifests,
 )
@@ -124,6 +127,34 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         elem_id="guided-refused",
     )
 
+    with gr.Accordion(
+        "or record yourself: read sentences with your terms aloud",
+        open=False,
+        elem_id="guided-record",
+    ):
+        gr.Markdown(
+            "A few minutes of your own voice teach the model more than hours of synthetic "
+            "voices. Ask for a sentence, press record, read it, stop; listen back, record "
+            "again to redo, or skip it. Your takes go into the dataset named above, for "
+            "training (the sentences are the synthetic ones' kind, so they are never used "
+            "to test)."
+        )
+        with gr.Row():
+            next_btn = gr.Button("Give me a sentence", elem_id="guided-take-next")
+            speaker = gr.Textbox(label="your name (the speaker)", value="me", scale=1)
+        take_sentence = gr.Markdown(elem_id="guided-take-sentence")
+        take_audio = gr.Audio(
+            sources=["microphone"],
+            type="filepath",
+            label="your take",
+            elem_id="guided-take-audio",
+        )
+        with gr.Row():
+            keep_btn = gr.Button("Keep this take", variant="primary", elem_id="guided-take-keep")
+            skip_btn = gr.Button("Skip this sentence", elem_id="guided-take-skip")
+        take_note = gr.Markdown(elem_id="guided-take-note")
+    take_state = gr.State({"number": 0, "sentence": ""})
+
     gr.Markdown("#### 4. Recordings kept for testing")
     share = gr.Slider(
         0,
@@ -161,12 +192,13 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         label="the recipe written for you",
         interactive=False,
         max_lines=24,
+        visible=False,
         elem_id="guided-recipe",
     )
     status = gr.Markdown(elem_id="guided-status")
     progress = gr.HTML(elem_id="guided-progress")
     results = gr.HTML(elem_id="guided-results")
-    with gr.Row():
+    with gr.Row(visible=False) as done_row:
         adapter = gr.File(
             label="your adapter (a PEFT adapter for the base model), when the run is done",
             interactive=False,
@@ -220,6 +252,55 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         ready = _missing_md(missing_steps(domain_name, terms, recordings))
         return note, frame, recordings, held_out_note(recordings, fraction / 100), ready
 
+    def on_next(domain_name: str | None, terms: TermsRead | None, take: dict, skip: bool):
+        number = take.get("number", 0) + (1 if skip and take.get("sentence") else 0)
+        try:
+            if not domain_name:
+                raise GuidedError("choose your domain first (step 1)")
+            sentence = take_prompt(domain_name, terms or TermsRead([]), ws.lexicons, number)[0]
+        except GuidedError as exc:
+            return f"⚠ {exc}", take, None
+        shown = f"Read aloud:\n\n> **{escape(sentence)}**"
+        return shown, {"number": number, "sentence": sentence}, None
+
+    def on_keep(
+        audio: str | None,
+        take: dict,
+        who: str,
+        recordings: Recordings | None,
+        name: str,
+        fraction: float,
+        domain_name,
+        terms,
+    ):
+        folder = recordings.folder if recordings is not None else None
+        try:
+            folder = save_take(audio, take.get("sentence", ""), who, folder, ws.data, name)
+        except GuidedError as exc:
+            same = gr.update()
+            return f"⚠ {exc}", same, same, recordings, same, same, take, same
+        finally:
+            if audio:
+                discard_upload(audio)
+        recordings = read_folder(folder, recordings.refused if recordings else [])
+        takes = sum(1 for c in recordings.clips if c.get("recorded"))
+        note = f"✓ Kept. {takes} take(s) of yours in **{escape(folder.name)}**."
+        number = take.get("number", 0) + 1
+        sentence = ""  # the next one, when her domain and terms are (still) given
+        if domain_name and terms is not None and terms.terms:
+            sentence = take_prompt(domain_name, terms, ws.lexicons, number)[0]
+        shown = f"Read aloud:\n\n> **{escape(sentence)}**" if sentence else ""
+        return (
+            note,
+            shown,
+            None,
+            recordings,
+            held_out_note(recordings, (fraction or 0) / 100),
+            _missing_md(missing_steps(domain_name, terms, recordings)),
+            {"number": number, "sentence": sentence},
+            recordings.summary() + f" Dataset **{escape(folder.name)}**.",
+        )
+
     def on_share(fraction: float, recordings: Recordings | None) -> str:
         return held_out_note(recordings, (fraction or 0) / 100)
 
@@ -240,16 +321,16 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         todo = missing_steps(domain_name, terms, recordings)
         blocking = [t for t in todo if not t.startswith("Step 3")]
         if blocking or domain_name is None or terms is None:
-            return (_missing_md(todo), "", *keep)
+            return (_missing_md(todo), _code(""), *keep)
         if not steps_n or steps_n < 1:
-            return "⚠ steps: expected a whole number of 1 or more", "", *keep
+            return "⚠ steps: expected a whole number of 1 or more", _code(""), *keep
         stem = safe_name(
             recordings.folder.name if recordings and recordings.folder else "my-domain"
         )
         try:
             saved = save_terms(terms, domain_name, how == MERGE, ws.lexicons, stem)
         except GuidedError as exc:
-            return f"⚠ Your terms: {exc}", "", *keep
+            return f"⚠ Your terms: {exc}", _code(""), *keep
         train_path = eval_path = None
         held, way = [], "none"
         if recordings is not None and recordings.folder is not None:
@@ -270,7 +351,7 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
                 general=bool(with_general),
             )
         except ValueError as exc:
-            return f"⚠ The recipe could not be made: {exc}", "", *keep
+            return f"⚠ The recipe could not be made: {exc}", _code(""), *keep
         text = recipe_text(recipe, len(held), way)
         path = ws.save_recipe(name, text)
         problems = _validate(path)
@@ -279,13 +360,13 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
             return (
                 f"⚠ The recipe `{name}` was written but does not validate, so nothing was "
                 f"started:\n{listed}",
-                text,
+                _code(text),
                 *keep,
             )
         try:
             run, proc = start_pipeline(path, name, root=ws.runs)
         except RunBusyError as exc:
-            return f"⚠ {exc}", text, *keep
+            return f"⚠ {exc}", _code(text), *keep
         children.append(proc)
         note = (
             f"Started **{escape(run.id)}** with the recipe `{escape(path.name)}` (below). "
@@ -296,7 +377,7 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         state = {"run": run.id, "heldout": str(eval_path) if eval_path else ""}
         return (
             note,
-            text,
+            _code(text),
             gr.update(choices=ws.recipe_choices(), value=str(path)),
             gr.update(choices=run_choices(ws), value=run.id),
             state,
@@ -317,7 +398,7 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
                 children.remove(proc)
         run = run_of(ws, (state or {}).get("run"))
         if run is None:
-            return "", "", "", gr.update()
+            return "", "", "", gr.update(), gr.update(visible=False)
         package = run.root / "export" / "peft.zip"
         download = gr.update()  # unchanged: a File set again every tick would flicker
         if package.is_file() and Path(shown or "").name != package.name:
@@ -335,7 +416,7 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
                 )
             else:
                 html = "<p>Done. The comparison (synthetic speech) is in the Compare tab.</p>"
-        return text, bar, html, download
+        return text, bar, html, download, gr.update(visible=package.is_file())
 
     def _report(run) -> dict | None:
         import json
@@ -356,6 +437,30 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         [rec_note, rec_refused, rec_state, share_note, missing],
     )
     share.change(on_share, [share, rec_state], [share_note])
+    next_btn.click(
+        lambda d, t, k: on_next(d, t, k, False),
+        [domain, terms_state, take_state],
+        [take_sentence, take_state, take_audio],
+    )
+    skip_btn.click(
+        lambda d, t, k: on_next(d, t, k, True),
+        [domain, terms_state, take_state],
+        [take_sentence, take_state, take_audio],
+    )
+    keep_btn.click(
+        on_keep,
+        [take_audio, take_state, speaker, rec_state, rec_name, share, domain, terms_state],
+        [
+            take_note,
+            take_sentence,
+            take_audio,
+            rec_state,
+            share_note,
+            missing,
+            take_state,
+            rec_note,
+        ],
+    )
     domain.change(on_domain, [domain, terms_state, rec_state], [missing])
     adapt_btn.click(
         on_adapt,
@@ -363,7 +468,10 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         [message, recipe_code, shared.recipe, shared.run, run_state],
     )
     timer.tick(
-        refresh, [run_state, adapter], [status, progress, results, adapter], show_progress="hidden"
+        refresh,
+        [run_state, adapter],
+        [status, progress, results, adapter, done_row],
+        show_progress="hidden",
     )
     if shared.tabs is not None:
         compare_btn.click(lambda: gr.Tabs(selected="compare"), None, [shared.tabs])
@@ -379,6 +487,11 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         "open_compare": compare_btn,
         "timer": timer,
     }
+
+
+def _code(text: str) -> dict:
+    """The recipe box: shown with its text, hidden while there is none."""
+    return gr.update(value=text, visible=bool(text))
 
 
 def _free_recipe_name(folder: Path, stem: str) -> str:
