@@ -348,3 +348,52 @@ def test_a_take_starts_a_dataset_and_bad_takes_are_refused_in_words(tmp_path):
     with pytest.raises(GuidedError, match="cannot be used"):
         save_take(broken, "x", "", folder, data, "x")
     assert len(read_folder(folder).clips) == 1  # nothing of the refused takes was kept
+
+
+# --- validation checks her lexicon against the templates that will use it ------------------
+
+
+def test_a_drug_only_lexicon_that_validates_also_makes_its_sentences(tmp_path):
+    """Issue 18: a lexicon of drug names only passed validation and then failed in
+    preparation (`{diagnosis}: no lexicon category`). Now what validates prepares: the
+    pack's templates naming categories the lexicon lacks are left out, the others speak."""
+    from workbench.data.candidates import PrepareContext
+    from workbench.data.prepare import pack_dir
+    from workbench.data.sources.synth import sentences_for
+
+    lexicon = tmp_path / "drugs.csv"
+    lexicon.write_text("term,category\nmetoprolol,drug\nzorblatin,drug\n")
+    recipe_path = tmp_path / "r.yaml"
+    recipe_path.write_text(
+        f"name: drugs\ndomain: medical\nlexicon: {{path: {lexicon}}}\n"
+        "data:\n  train: [{source: synth, voices: [espeak:en-us], per_term: 3}]\n"
+        "  eval: [{source: synth, split: heldout, voices: [espeak:en-us], per_term: 1}]\n"
+    )
+    recipe = load_recipe(recipe_path, check_model=False, check_inputs=True)
+    ctx = PrepareContext(
+        staging=tmp_path, pack_dir=pack_dir(recipe), lexicon=load_lexicon(lexicon), language=None
+    )
+    for spec in (*recipe.data.train, *recipe.data.eval):
+        sentences = sentences_for(spec, ctx)
+        assert sentences and all("{" not in s.written for s in sentences)
+
+
+def test_validation_refuses_a_category_no_template_can_carry(tmp_path):
+    from workbench.recipe import RecipeError
+
+    templates = tmp_path / "templates.txt"
+    templates.write_text("[train]\nStart {drug} now.\n[heldout]\nStop {drug} now.\n")
+    lexicon = tmp_path / "mixed.csv"
+    lexicon.write_text("term,category\nmetoprolol,drug\nasthma,diagnosis\n")
+    recipe_path = tmp_path / "r.yaml"
+    recipe_path.write_text(
+        f"name: mixed\nlexicon: {{path: {lexicon}}}\n"
+        f"data:\n  train: [{{source: synth, voices: [espeak:en-us], templates: {templates}}}]\n"
+    )
+    with pytest.raises(RecipeError, match=r"categor.*'diagnosis'.*generic templates with"):
+        load_recipe(recipe_path, check_model=False, check_inputs=True)
+    read = read_terms("term,category\nmetoprolol,drug\nasthma,diagnosis\n")
+    assert (
+        "diagnosis"
+        in carrier_gaps(templates, save_terms(read, OWN_DOMAIN, False, tmp_path, "m").lexicon)[0]
+    )
