@@ -427,7 +427,7 @@ def _apply_table(folder: Path, table: Path) -> list[tuple[str, str]]:
         if not given:
             refused.append((f"{table.name}:{number}", "no audio file named"))
             continue
-        path = by_path.get(given.lstrip("./"))
+        path = by_path.get(given.removeprefix("./"))
         if path is None:
             candidates = by_name.get(PurePosixPath(given).name, [])
             if len(candidates) > 1:

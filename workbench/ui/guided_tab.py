@@ -16,7 +16,7 @@ import pandas as pd
 from workbench.evaluate.html import STYLE, utterance_table
 from workbench.recipe import RecipeError
 from workbench.runs import RunBusyError, start_pipeline
-from workbench.ui.common import Shared, run_choices, run_of
+from workbench.ui.common import Shared, friendly, run_choices, run_of
 from workbench.ui.guided import (
     DEFAULT_HELD_OUT,
     DEFAULT_STEPS,
@@ -211,18 +211,20 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
     run_state = gr.State({})  # {"run": id, "heldout": manifest path}
     timer = gr.Timer(2.0)
 
+    @friendly
     def on_terms(text: str, upload: str | None, domain_name: str | None, recordings):
+        if upload:
+            hold_uploads([upload])
         try:
             read = read_terms(text or "", upload)
         except GuidedError as exc:
             empty = pd.DataFrame([], columns=["term", "spoken as", "category"])
-            return (
-                f"⚠ {exc}",
-                empty,
-                None,
-                _missing_md(missing_steps(domain_name, None, recordings)),
-            )
-        lines = [read.summary()]
+            ready = _missing_md(missing_steps(domain_name, None, recordings))
+            return f"⚠ {exc}", empty, None, ready, None
+        finally:
+            if upload:  # read: Gradio's copy goes (the preview says what was read)
+                discard_upload(upload)
+        lines = [read.summary() + (f" (from {escape(Path(upload).name)})" if upload else "")]
         lines += [f"- {n}" for n in read.notes]
         if read.problems:
             lines.append("\nLeft out:")
@@ -231,8 +233,9 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
                 lines.append(f"- and {len(read.problems) - 20} more")
         frame = pd.DataFrame(read.preview(), columns=["term", "spoken as", "category"])
         ready = _missing_md(missing_steps(domain_name, read, recordings))
-        return "\n".join(lines), frame, read, ready
+        return "\n".join(lines), frame, read, ready, None
 
+    @friendly
     def on_recordings(paths: list[str] | None, name: str, fraction: float, domain_name, terms):
         items = [Path(p) for p in paths or []]
         hold_uploads(items)
@@ -240,18 +243,23 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         try:
             recordings = import_recordings(items, ws.data, name)
         except GuidedError as exc:
+            # The files stay in the page, to be checked again with what was missing (a CSV
+            # beside the zip): Gradio's copies go in an hour, as its cache's do.
+            for item in items:
+                discard_upload(item, grace_s=3600)
             ready = _missing_md(missing_steps(domain_name, terms, None))
-            return f"⚠ {exc}", empty, None, held_out_note(None, fraction / 100), ready
-        finally:
-            for item in items:  # consumed: Gradio's copy goes, whatever came of it
-                discard_upload(item)
+            note = held_out_note(None, fraction / 100)
+            return f"⚠ {exc}", empty, None, note, ready, gr.update()
+        for item in items:  # consumed: Gradio's copy goes
+            discard_upload(item)
         frame = pd.DataFrame(recordings.refused, columns=["file or row", "why it was left out"])
         note = recordings.summary()
         if recordings.folder is not None:
             note += f" Saved as the dataset **{escape(recordings.folder.name)}**."
         ready = _missing_md(missing_steps(domain_name, terms, recordings))
-        return note, frame, recordings, held_out_note(recordings, fraction / 100), ready
+        return note, frame, recordings, held_out_note(recordings, fraction / 100), ready, None
 
+    @friendly
     def on_next(domain_name: str | None, terms: TermsRead | None, take: dict, skip: bool):
         number = take.get("number", 0) + (1 if skip and take.get("sentence") else 0)
         try:
@@ -263,6 +271,7 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
         shown = f"Read aloud:\n\n> **{escape(sentence)}**"
         return shown, {"number": number, "sentence": sentence}, None
 
+    @friendly
     def on_keep(
         audio: str | None,
         take: dict,
@@ -307,6 +316,7 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
     def on_domain(domain_name: str | None, terms, recordings) -> str:
         return _missing_md(missing_steps(domain_name, terms, recordings))
 
+    @friendly
     def on_adapt(
         domain_name: str | None,
         how: str,
@@ -429,12 +439,12 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
     terms_btn.click(
         on_terms,
         [terms_text, terms_file, domain, rec_state],
-        [terms_note, terms_preview, terms_state, missing],
+        [terms_note, terms_preview, terms_state, missing, terms_file],
     )
     rec_btn.click(
         on_recordings,
         [rec_files, rec_name, share, domain, terms_state],
-        [rec_note, rec_refused, rec_state, share_note, missing],
+        [rec_note, rec_refused, rec_state, share_note, missing, rec_files],
     )
     share.change(on_share, [share, rec_state], [share_note])
     next_btn.click(
