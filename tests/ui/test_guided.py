@@ -347,6 +347,11 @@ def test_a_take_starts_a_dataset_and_bad_takes_are_refused_in_words(tmp_path):
     broken.write_bytes(b"RIFF....WAVE")
     with pytest.raises(GuidedError, match="cannot be used"):
         save_take(broken, "x", "", folder, data, "x")
+    before = (folder / "metadata.csv").read_text()
+    with pytest.raises(GuidedError, match="same recording as a take kept before"):
+        save_take(take, "Say it again.", "", folder, data, "x")
+    assert (folder / "metadata.csv").read_text() == before
+    assert [p.name for p in (folder / "recorded").iterdir()] == ["take-0001.wav"]
     assert len(read_folder(folder).clips) == 1  # nothing of the refused takes was kept
 
 

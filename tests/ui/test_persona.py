@@ -79,11 +79,13 @@ def browser(tmp_path_factory):
 
 
 def record_take(page, number: int) -> None:
-    """Record the sentence shown for two seconds, wait for the take to play back, keep it."""
+    """Record the sentence shown, wait for the take to play back, keep it."""
     audio = page.locator("#guided-take-audio")
     expect(audio.locator(".play-pause-button")).to_have_count(0)  # the last take was kept
     audio.locator(".record-button").click()
-    page.wait_for_timeout(2500)
+    # The fake microphone starts its file again at each take: takes of one length would be
+    # the same recording, which the page refuses (as preparation would drop it).
+    page.wait_for_timeout(1500 + 1000 * number)
     audio.locator(".stop-button").click()
     expect(audio.locator(".play-pause-button")).to_be_visible(timeout=30_000)  # listen back
     page.wait_for_timeout(1000)  # the take's upload to the server

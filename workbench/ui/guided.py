@@ -937,9 +937,32 @@ def save_take(
     taken = {p.name for p in (folder / RECORDED).glob("take-*.wav")}
     number = next(n for n in range(1, 100_000) if f"take-{n:04d}.wav" not in taken)
     target = folder / RECORDED / f"take-{number:04d}.wav"
+    metadata = folder / "metadata.csv"
+    before = metadata.read_bytes() if metadata.is_file() else None
     sf.write(target, samples, SAMPLE_RATE, subtype="PCM_16")
-    _add_row(folder, target.relative_to(folder).as_posix(), sentence.strip(), speaker.strip())
+    rel = target.relative_to(folder).as_posix()
+    try:
+        _add_row(folder, rel, sentence.strip(), speaker.strip())
+        refused = [why for where, why in read_folder(folder).refused if rel in f"{where} {why}"]
+    except BaseException:
+        _undo_take(target, metadata, before)
+        raise
+    if refused:  # read as preparation reads it, the take would be dropped: say so now
+        _undo_take(target, metadata, before)
+        why = refused[0].split(": ", 1)[-1]
+        if "same audio" in why:
+            why = "it is the same recording as a take kept before"
+        raise GuidedError(f"the take was not kept: {why.replace(str(folder) + '/', '')}")
     return folder
+
+
+def _undo_take(take: Path, metadata: Path, before: bytes | None) -> None:
+    """Her dataset as it was before a take that is not kept."""
+    take.unlink(missing_ok=True)
+    if before is None:
+        metadata.unlink(missing_ok=True)
+    else:
+        metadata.write_bytes(before)
 
 
 def _add_row(folder: Path, file_name: str, text: str, speaker: str) -> None:
