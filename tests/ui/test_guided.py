@@ -22,6 +22,7 @@ from workbench.ui.guided import (
     carrier_gaps,
     domain_choices,
     guided_recipe,
+    guided_run,
     held_out_ids,
     held_out_note,
     her_results,
@@ -402,3 +403,23 @@ def test_validation_refuses_a_category_no_template_can_carry(tmp_path):
         "diagnosis"
         in carrier_gaps(templates, save_terms(read, OWN_DOMAIN, False, tmp_path, "m").lexicon)[0]
     )
+
+
+def test_a_reloaded_page_finds_the_guided_run_and_her_held_out_part(tmp_path):
+    ws = Workspace.open(tmp_path / "ws", tmp_path / "runs")
+    saved = save_terms(read_terms("metoprolol\n"), OWN_DOMAIN, False, ws.lexicons, "w")
+    held = tmp_path / "heldout.jsonl"
+    recipe = guided_recipe(
+        name="w",
+        domain=OWN_DOMAIN,
+        lexicon=saved.path,
+        templates=templates_for(OWN_DOMAIN, ws.lexicons),
+        terms=1,
+        train_manifest=None,
+        eval_manifest=held,
+    )
+    path = ws.save_recipe("w", recipe_text(recipe, 2, "by clip"))
+    assert guided_run(path) == {"heldout": str(held)}
+    other = ws.save_recipe("other", "name: other\n")
+    assert guided_run(other) is None and guided_run(None) is None
+    assert guided_run(tmp_path / "missing.yaml") is None

@@ -227,5 +227,10 @@ def test_a_clinician_goes_from_terms_and_a_zip_to_her_own_comparison(server, pag
     )
     expect(page.locator("#compare-utterances")).to_contain_text(heldout[0]["id"])
     steps.done("compare")
+
+    # A reload finds her run and her held-out recordings again.
+    page.reload(wait_until="load")
+    expect(page.locator("#guided-results")).to_contain_text(heldout[0]["id"], timeout=30_000)
+    steps.done("reloaded")
     steps.save()
     assert "Traceback" not in page.locator("body").inner_text()

@@ -794,7 +794,7 @@ def recipe_text(recipe: Recipe, heldout: int, how: str) -> str:
         else "no recordings of yours are held out: the evaluation is synthetic speech only"
     )
     head = [
-        f"# workbench run {recipe.name}.yaml   (written by the guided start)",
+        f"# workbench run {recipe.name}.yaml   {GUIDED_MARK}",
         f"# {first}",
         "# the next eval source: synthetic sentences of your terms, voices training never hears",
     ]
@@ -997,3 +997,30 @@ def _add_row(folder: Path, file_name: str, text: str, speaker: str) -> None:
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, buffer.getvalue())
+
+
+GUIDED_MARK = "(written by the guided start)"
+
+
+def guided_run(recipe_path: str | Path | None) -> dict | None:
+    """For a run of a recipe the guided start wrote: ``{"heldout": manifest}`` (empty when
+    none of her recordings is held out), so that a reloaded page finds her results again;
+    None for any other recipe."""
+    if not recipe_path:
+        return None
+    path = Path(recipe_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if GUIDED_MARK not in text.split("\n", 1)[0]:
+        return None
+    try:
+        data = yaml.safe_load(text) or {}
+        first = (data.get("data") or {}).get("eval", [])[0]
+    except (yaml.YAMLError, AttributeError, IndexError, TypeError):
+        return {"heldout": ""}
+    held = first.get("path", "") if isinstance(first, dict) else ""
+    if first.get("source") != "manifest" or not str(held).endswith("heldout.jsonl"):
+        held = ""
+    return {"heldout": str(held)}

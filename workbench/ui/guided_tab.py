@@ -26,6 +26,7 @@ from workbench.ui.guided import (
     TermsRead,
     domain_choices,
     guided_recipe,
+    guided_run,
     held_out_ids,
     held_out_note,
     her_results,
@@ -402,10 +403,15 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
             return [str(p) for p in exc.problems]
         return [f"{key}: {message}" for key, message in check_inputs(recipe)]
 
-    def refresh(state: dict, shown: str | None) -> tuple[Any, ...]:
+    def refresh(state: dict, shown: str | None, header_run: str | None) -> tuple[Any, ...]:
         for proc in list(children):
             if proc.poll() is not None:
                 children.remove(proc)
+        if not (state or {}).get("run") and (chosen := run_of(ws, header_run)) is not None:
+            # A reloaded page: the header's run, when the guided start wrote its recipe.
+            found = guided_run(chosen.status().get("recipe_path"))
+            if found is not None:
+                state = {"run": chosen.id, **found}
         run = run_of(ws, (state or {}).get("run"))
         if run is None:
             return "", "", "", gr.update(), gr.update(visible=False)
@@ -479,7 +485,7 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
     )
     timer.tick(
         refresh,
-        [run_state, adapter],
+        [run_state, adapter, shared.run],
         [status, progress, results, adapter, done_row],
         show_progress="hidden",
     )
