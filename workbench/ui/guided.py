@@ -178,7 +178,7 @@ def read_terms(text: str = "", upload: str | Path | None = None) -> TermsRead:
         unknown = [n for n in names if n and n not in COLUMNS]
         if unknown:
             notes.append(f"column(s) {', '.join(unknown)} ignored (used: {', '.join(COLUMNS)})")
-        kept_columns = [n for n in names if n in COLUMNS]
+        kept_columns = list(dict.fromkeys(n for n in names if n in COLUMNS))
         body = "\n".join(line for _, line in lines[content[0][0] :])
         reader = csv.reader(io.StringIO(body), delimiter=delimiter)
         rows = []
@@ -235,10 +235,11 @@ def _checked(
                     if m is None:
                         raise GuidedError(f"{label}: {problem.replace(str(path), label)}") from None
                     index = int(m.group(1)) - 1 - offset
-                    if 0 <= index < len(remaining):
-                        bad.add(index)
-                        said = _her_lines(m.group(2), remaining, offset)
-                        problems.append(f"line {remaining[index][0]}: {said}")
+                    if not 0 <= index < len(remaining):  # not a row of hers: the whole list
+                        raise GuidedError(f"{label}: {m.group(2)}") from None
+                    bad.add(index)
+                    said = _her_lines(m.group(2), remaining, offset)
+                    problems.append(f"line {remaining[index][0]}: {said}")
                 remaining = [r for i, r in enumerate(remaining) if i not in bad]
         else:
             raise GuidedError(f"{label}: the terms could not be read")
