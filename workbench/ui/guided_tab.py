@@ -57,8 +57,11 @@ INTRO = (
 
 
 def _missing_md(items: list[str]) -> str:
-    if not items:
-        return "✓ Ready: press **Adapt**."
+    """The checklist above Adapt: what must still be done; recordings are recommended."""
+    needed = [i for i in items if not i.startswith("Step 3")]
+    if not needed:
+        ready = "✓ Ready: press **Adapt**."
+        return ready + "".join(f"\n\nRecommended: {i}" for i in items)
     return "**Still missing:**\n" + "\n".join(f"- {i}" for i in items)
 
 
