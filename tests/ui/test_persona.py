@@ -101,6 +101,8 @@ class Steps:
         self.times: dict[str, float] = {}
         self.start = time.monotonic()
         self.number = 0
+        for old in SCREENSHOTS.glob("persona-*"):  # a former run's, perhaps numbered otherwise
+            old.unlink()
 
     def done(self, name: str) -> None:
         now = time.monotonic()
