@@ -71,6 +71,7 @@ def good_zip(folder, manifests):
 def test_a_tiny_recipe_runs_to_the_end_through_the_ui(server, page, tmp_path, speech_manifests):
     url, _, runs = server
     page.goto(url, wait_until="load")
+    open_tab(page, "Recipes")  # the page opens on "Start here"
     choose(page, "header-recipe", "tiny-ui (yours)")
     message = page.locator("#recipe-message")
     message.get_by_text("opened").wait_for()

@@ -12,6 +12,7 @@ from workbench.ui.common import Shared
 from workbench.ui.compare_tab import create_compare_tab
 from workbench.ui.data_tab import create_data_tab
 from workbench.ui.export_tab import create_export_tab
+from workbench.ui.guided_tab import create_guided_tab
 from workbench.ui.lexicon_tab import create_lexicon_tab
 from workbench.ui.page_script import HEAD
 from workbench.ui.recipes_tab import create_recipes_tab
@@ -34,6 +35,7 @@ table.wb-figures td, table.wb-figures th, table.wb-utterances td, table.wb-utter
 """
 MAX_UPLOAD_MB = 512
 TABS = [
+    "start",
     "recipes",
     "data",
     "lexicon",
@@ -85,6 +87,8 @@ def build_app(ws: Workspace) -> gr.Blocks:
         shared = Shared(ws=ws, recipe=recipe, run=run)
         with gr.Tabs() as tabs:
             shared.tabs = tabs
+            with gr.Tab("Start here", id="start", elem_id="tab-start"):
+                guided = create_guided_tab(shared)
             with gr.Tab("Recipes", id="recipes", elem_id="tab-recipes"):
                 create_recipes_tab(shared)
             with gr.Tab("Data", id="data", elem_id="tab-data"):
@@ -106,6 +110,7 @@ def build_app(ws: Workspace) -> gr.Blocks:
             with gr.Tab("Runs", id="runs", elem_id="tab-runs") as runs_tab:
                 runs = create_runs_tab(shared)
         compare_tab.select(compare["on_run"], [run], compare["outputs"])
+        guided["open_compare"].click(compare["on_run"], [run], compare["outputs"])
         runs_tab.select(runs["reload"], None, runs["table"])
 
         def on_load():
