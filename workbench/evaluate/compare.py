@@ -21,6 +21,7 @@ from workbench.data.manifest import Utterance
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.decoding.boost import boost_processor
 from workbench.decoding.rewrite import Rewriter
+from workbench.decoding.tuning import tune_boost as tune_boost_on_dev
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
 from workbench.evaluate.terms import TermRecall, term_false_alarms, term_recall
@@ -215,6 +216,7 @@ def evaluate_adapter(
     boost: float | None = None,
     lexicon_path: str | Path | None = None,
     foreign: bool = False,
+    tune_boost: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
     """Decode every set with base and adapted model; return the report (see module doc).
@@ -223,7 +225,9 @@ def evaluate_adapter(
     lexicon as prompt, so prompting alone can be compared with training. ``boost`` (default:
     the recipe's ``lexicon.boost``) above 0 adds both systems decoded with the lexicon boost and
     the misrecognition rewrite (``base_boost``, ``adapted_boost``). ``lexicon_path`` takes a
-    lexicon other than the recipe's. ``foreign``: the
+    lexicon other than the recipe's. ``tune_boost`` (default: the recipe's
+    ``lexicon.tune_boost`` unless ``boost`` is given) chooses the boost on a dev part of the
+    eval set, which is then not scored (:mod:`workbench.decoding.tuning`). ``foreign``: the
     adapter was made elsewhere (no workbench marker; see :func:`check_adapter_fits`). The
     base weights are proved bit for bit untouched by loading the adapter before any base
     figure is computed.
@@ -241,6 +245,10 @@ def evaluate_adapter(
         )
     lexicon = load_lexicon(lexicon_path) if lexicon_path else recipe_lexicon(recipe)
     prompt = recipe.lexicon.prompt if prompt is None else prompt
+    if tune_boost is None:
+        tune_boost = recipe.lexicon.tune_boost and boost is None
+    if tune_boost and data:
+        raise EvalError("tuning the boost needs the recipe's eval and general sets, not --data")
     boost = recipe.lexicon.boost if boost is None else boost
     loaded = load_model(recipe.base_model)
     base_sha = model_fingerprint(recipe.base_model, loaded.path)
@@ -264,6 +272,13 @@ def evaluate_adapter(
     language = recipe.language or "en"
     normalize = get_normalizer(language)
     spaced = language not in UNSPACED_LANGUAGES
+    tuning = None
+    if tune_boost:  # on the adapted model as loaded, before any merge
+        tuning, sets = tune_boost_on_dev(
+            loaded, options, sets, lexicon, normalize, spaced,
+            grid=recipe.lexicon.boost_grid, batch_size=recipe.eval.batch_size, log=log,
+        )  # fmt: skip
+        boost = tuning.chosen
     # Base systems first (adapter disabled), then adapted ones, with the adapter merged into
     # the weights when that gives the same output (checked on logits), for speed.
     systems = {"base": (False, None)}
@@ -294,6 +309,8 @@ def evaluate_adapter(
         },
         "sets": {},
     }
+    if tuning is not None:
+        report["boost_tuning"] = tuning.as_dict()
     merged = False
     for name, utts in sets.items():
         audio = [load_audio(u.audio) for u in utts]
