@@ -519,38 +519,68 @@ def _load(spec: str) -> LoadedModel | None:
 
 
 def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
-    """Set up ``--boost`` on the transcriber; the misrecognition rewrite to apply to its texts
-    (None without a boost), or False after saying what is wrong."""
+    """The lexicon boost per adapter (None: no adapter), as ``{name: (processor, rewriter)}``
+    (both None: no boost), or False after saying what is wrong.
+
+    ``--boost X`` sets the strength for all (0: off), with ``--lexicon`` or else each
+    adapter's ``lexicon.tsv`` (the first found, for an adapter without one); without it,
+    each adapter package decodes with its own default (``lexicon_boost.json``).
+    """
     from workbench.decoding.boost import boost_processor
     from workbench.decoding.rewrite import Rewriter
+    from workbench.export.adapter_check import AdapterError
+    from workbench.export.boost_setting import read_package_boost
     from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
 
     if args.lexicon is not None and not args.boost:
         _err("--lexicon: give --boost X (above 0) to decode with it")
         return False
-    if not args.boost:
-        return None
-    if args.boost < 0:
+    if args.boost is not None and args.boost < 0:
         _err(f"--boost: expected 0 (off) or more, got {args.boost}")
         return False
-    path = args.lexicon
-    if path is None:
-        path = next(
-            (f / "lexicon.tsv" for f in adapters.folders.values() if (f / "lexicon.tsv").is_file()),
-            None,
-        )
-    if path is None:
-        _err("--boost needs a lexicon: --lexicon FILE, or an adapter package with its lexicon.tsv")
-        return False
-    try:
-        lexicon = load_lexicon(path)
-    except LexiconError as exc:
-        _err(f"--lexicon: {exc}")
-        return False
+    folders = {name: adapters.folders[name] for name in adapters.names} or {None: None}
+    first = next(
+        (f / "lexicon.tsv" for f in adapters.folders.values() if (f / "lexicon.tsv").is_file()),
+        None,
+    )
+    wanted: dict[str | None, tuple[float, Path | None]] = {}
+    for name, folder in folders.items():
+        if args.boost is not None:
+            own = folder / "lexicon.tsv" if folder is not None else None
+            own = own if own is not None and own.is_file() else first
+            wanted[name] = (args.boost, args.lexicon or own)
+            continue
+        try:
+            default = read_package_boost(folder) if folder is not None else None
+        except AdapterError as exc:
+            _err(f"--adapter: {exc}")
+            return False
+        if default is not None and default.boost:
+            print(f"note: {name}: {default.describe()}", file=sys.stderr)
+            wanted[name] = (default.boost, default.lexicon)
     spaced = (transcriber.options.language or "en") not in UNSPACED_LANGUAGES
     tokenizer = transcriber.loaded.processor.tokenizer
-    transcriber.add_logits_processor(boost_processor(lexicon, tokenizer, args.boost, spaced=spaced))
-    return Rewriter(lexicon, spaced=spaced)
+    plan: dict = dict.fromkeys(folders, (None, None))
+    lexicons: dict[Path, object] = {}
+    for name, (strength, path) in wanted.items():
+        if not strength:
+            continue
+        if path is None:
+            _err(
+                "--boost needs a lexicon: --lexicon FILE, or an adapter package with its "
+                "lexicon.tsv"
+            )
+            return False
+        if path not in lexicons:
+            try:
+                lexicons[path] = load_lexicon(path)
+            except LexiconError as exc:
+                _err(f"--lexicon: {exc}")
+                return False
+        lexicon = lexicons[path]
+        processor = boost_processor(lexicon, tokenizer, strength, spaced=spaced)
+        plan[name] = (processor, Rewriter(lexicon, spaced=spaced))
+    return plan
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -601,12 +631,14 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(f"--language: {exc}")
         return EXIT_USAGE
-    rewrite = _transcribe_boost(args, transcriber, adapters)
-    if rewrite is False:
+    plan = _transcribe_boost(args, transcriber, adapters)
+    if plan is False:
         return EXIT_USAGE
     failed = 0
     for name in adapters.names or [None]:
         adapters.activate(name)  # the base stays loaded; only the adapter switches
+        processor, rewrite = plan[name]
+        transcriber.set_logits_processors([processor] if processor is not None else [])
         prefix = f"{name}\t" if len(adapters.names) > 1 else ""
         for result in transcriber.transcribe_files(args.audio):
             if result.ok:
@@ -956,7 +988,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="X",
         help="boost the lexicon's terms while decoding (0: off; try 2) and rewrite their known "
-        "misrecognitions; the lexicon: --lexicon, else the adapter package's",
+        "misrecognitions; the lexicon: --lexicon, else the adapter package's. Default: an "
+        "adapter package's own strength (its lexicon_boost.json), else off",
     )
     transcribe.add_argument(
         "--lexicon", type=Path, metavar="FILE", help="the lexicon.tsv to boost (with --boost)"

@@ -27,7 +27,9 @@ def _serve_section(recipe: Recipe) -> list[str]:
         "## Serve",
         "",
         "An OpenAI-compatible endpoint (`/v1/audio/transcriptions`); the package's lexicon "
-        "prompt applies when its recipe decodes with it (send `lexicon=false` to turn it off):",
+        "prompt applies when its recipe decodes with it, and its lexicon boost at the "
+        "package's strength (send `lexicon=false` to turn both off, `boost=X` for another "
+        "strength):",
         "",
         "```bash",
         f"workbench serve --model {recipe.base_model} --adapter {name}=path/to/this/folder",
