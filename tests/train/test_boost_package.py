@@ -92,7 +92,7 @@ def tuning_report(chosen: float) -> dict:
 def package(trained, tmp_path_factory):
     _, run = trained
     write_json_atomic(run.report, tuning_report(2.0))
-    folder, archive = export_peft(run.root, tmp_path_factory.mktemp("pkg") / "tiny-boost")
+    folder, _ = export_peft(run.root, tmp_path_factory.mktemp("pkg") / "tiny-boost")
     return folder
 
 
