@@ -240,3 +240,24 @@ def test_the_ct2_card_says_what_it_loses_and_reads_the_bench_figure(trained, tmp
     assert "on 12 clips (medical held-out)" in card
     assert "0.250 without `hotwords` and 0.400 with them (+15.0 points)" in card
     assert "boost at 3 (with the rewrite) 0.550 against 0.250 without (+30.0 points)" in card
+
+
+def test_run_says_before_training_that_tuning_has_no_general_set(
+    tmp_path, tiny_model_dir, speech_manifests, capsys
+):
+    (tmp_path / "lexicon.tsv").write_text(LEXICON)
+    recipe = write_tiny_recipe(
+        tmp_path / "recipe.yaml",
+        tiny_model_dir,
+        speech_manifests,
+        "tiny-untunable",
+        data_extra=f"  eval: [{{source: manifest, path: {speech_manifests['replay']}}}]\n",
+        extra=f"lexicon: {{path: {tmp_path / 'lexicon.tsv'}, tune_boost: true}}\n",
+    )
+    run_dir = tmp_path / "run"
+    assert main(["run", str(recipe), "--run-dir", str(run_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "lexicon.tune_boost: tuning the boost needs the recipe's eval and general sets" in err
+    assert "no general set" in err and "Traceback" not in err
+    assert not (run_dir / "adapter").exists()  # nothing trained
+    assert json.loads((run_dir / "status.json").read_text())["phase"] == "failed"
