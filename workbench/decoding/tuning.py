@@ -182,7 +182,7 @@ class BoostTuning:
             "table": [p.as_dict(baseline, self.max_general_wer_rise) for p in self.points],
             "chosen": self.chosen,
             "why": self.why,
-            "note": f"the eval set's figures in this report are on the other {self.reported_n} "
+            "note": f"The eval set's figures in this report are on the other {self.reported_n} "
             f"clips only; the {len(self.dev_ids)} dev clips chose the strength and are not "
             "scored. The general set served both the constraint and the report.",
         }
