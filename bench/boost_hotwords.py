@@ -5,8 +5,10 @@
 
 The ct2 (faster-whisper) export has no hook into the decoder's scores, so the lexicon boost
 cannot run there; ``hotwords`` (the terms as a prompt) is the closest it has. This decodes the
-first ``--limit`` clips of the recipe's eval set that hold a lexicon term four ways, greedy,
-without fallback, no-speech drop or conditioning on earlier text: faster-whisper without and
+first ``--limit`` clips of the recipe's eval set that hold a lexicon term four ways, greedy
+with Whisper's usual guards on both sides (temperature fallback, compression-ratio and
+log-prob checks, no-speech drop: as ``workbench transcribe`` and faster-whisper decode by
+default), without conditioning on earlier text: faster-whisper without and
 with ``hotwords`` (the lexicon's terms, as the model card shows them), and the workbench's
 decoder without and with the boost (and the misrecognition rewrite). It prints term recall and
 WER side by side and writes them as JSON.
@@ -43,13 +45,8 @@ from workbench.models.loading import load_model
 from workbench.recipe import load_recipe
 from workbench.transcribe import DecodeOptions, EncoderCache, Transcriber
 
-PLAIN = DecodingOptions(
-    temperatures=[0.0],
-    compression_ratio_threshold=None,
-    logprob_threshold=None,
-    no_speech_threshold=None,
-    max_tokens_per_second=None,
-)
+# Whisper's usual decoding, the same on both sides: greedy, then fallback temperatures.
+GUARDED = DecodingOptions()
 
 
 def bundled_ct2_folder(spec: str) -> Path | None:
@@ -72,15 +69,15 @@ def faster_whisper_texts(folder: Path, audio: list, hotwords: str | None, langua
         segments, _ = model.transcribe(
             clip,
             language=language,
-            beam_size=1,
-            best_of=1,
-            temperature=0.0,
+            beam_size=GUARDED.beam_size,
+            best_of=GUARDED.best_of,
+            temperature=list(GUARDED.temperatures),
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
-            compression_ratio_threshold=None,
-            log_prob_threshold=None,
-            no_speech_threshold=None,
+            compression_ratio_threshold=GUARDED.compression_ratio_threshold,
+            log_prob_threshold=GUARDED.logprob_threshold,
+            no_speech_threshold=GUARDED.no_speech_threshold,
             hotwords=hotwords,
         )
         texts.append(" ".join(s.text.strip() for s in segments))
@@ -120,7 +117,7 @@ def main() -> None:
         from peft import PeftModel
 
         loaded.model = PeftModel.from_pretrained(loaded.model, str(args.run / "adapter")).eval()
-    options = DecodeOptions(decoding=PLAIN, language=recipe.language)
+    options = DecodeOptions(decoding=GUARDED, language=recipe.language)
     processor = boost_processor(lexicon, loaded.processor.tokenizer, args.boost, spaced=spaced)
     rewriter = Rewriter(lexicon, spaced=spaced)
     texts, seconds = {}, {}

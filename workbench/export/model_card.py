@@ -224,7 +224,7 @@ def hotwords_section(terms: str, figures: dict | None, why_not: str) -> list[str
     return [
         *lines,
         f"Measured by `bench/boost_hotwords.py` on {figures['clips']} clips "
-        f"({figures.get('set', 'held-out')}), greedy: term recall "
+        f"({figures.get('set', 'held-out')}), greedy with Whisper's fallback: term recall "
         f"{r['faster_whisper']:.3f} without `hotwords` and {r['faster_whisper_hotwords']:.3f} "
         f"with them ({100 * (r['faster_whisper_hotwords'] - r['faster_whisper']):+.1f} points); "
         f"the workbench's boost at {figures['boost']:g} (with the rewrite) "
