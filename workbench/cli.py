@@ -211,9 +211,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     phase("preparing", recipe_path=str(args.recipe), error=None)
     print(f"run folder: {run.root}", flush=True)
     try:
-        prepare_data(recipe, log=lambda m: print(m, flush=True))
+        prepared = prepare_data(recipe, log=lambda m: print(m, flush=True))
     except DataError as exc:
         return fail(str(exc))
+    if recipe.lexicon.tune_boost:  # told now, not after training
+        problem = _tuning_problem(recipe, prepared)
+        if problem:
+            return fail(f"{args.recipe}: lexicon.tune_boost: {problem}")
     phase("training")
     print(f"training (log: {run.log_path}) ...", flush=True)
     proc = start_training(args.recipe, run, args.overrides, resume=args.resume)
@@ -283,6 +287,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _tuning_problem(recipe: Recipe, prepared) -> str | None:
+    """Why the prepared data cannot tune the boost, or None."""
+    from workbench.data.prepare import DataError, recipe_lexicon
+    from workbench.decoding.tuning import TuningError, check_tunable
+    from workbench.lexicon import UNSPACED_LANGUAGES
+
+    try:
+        sets = {name: prepared.utterances(name) for name in ("eval", "general")}
+        spaced = (recipe.language or "en") not in UNSPACED_LANGUAGES
+        check_tunable(sets, recipe_lexicon(recipe), spaced=spaced)
+    except (TuningError, DataError) as exc:
+        return str(exc)
+    return None
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -315,8 +334,10 @@ def _evaluate(
     force: bool = False,
     foreign: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    tune_boost: bool | None = None,
 ) -> int:
     from workbench.data.prepare import DataError
+    from workbench.decoding.tuning import TuningError
     from workbench.evaluate.compare import (
         EvalError,
         check_report_targets,
@@ -341,10 +362,11 @@ def _evaluate(
             boost=boost,
             lexicon_path=lexicon,
             foreign=foreign,
+            tune_boost=tune_boost,
             log=lambda m: print(m, flush=True),
             progress=progress,
         )
-    except (EvalError, DataError, AdapterError, LexiconError) as exc:
+    except (EvalError, DataError, AdapterError, LexiconError, TuningError) as exc:
         _err(str(exc))
         return EXIT_FAILED
     written = write_report(report, out, force=force, own_run=own_run)
@@ -453,6 +475,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.boost is not None and args.boost < 0:
         _err(f"--boost: expected 0 (off) or more, got {args.boost}")
         return EXIT_USAGE
+    if args.tune_boost and args.boost is not None:
+        _err("--tune-boost chooses the strength: give it or --boost X, not both")
+        return EXIT_USAGE
+    if args.tune_boost and args.data:
+        _err("--tune-boost needs the recipe's eval and general sets; it does not take --data")
+        return EXIT_USAGE
     return _evaluate(
         recipe,
         args.adapter,
@@ -463,6 +491,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         lexicon=args.lexicon,
         force=args.force,
         foreign=args.foreign_adapter,
+        tune_boost=args.tune_boost,
     )
 
 
@@ -499,38 +528,68 @@ def _load(spec: str) -> LoadedModel | None:
 
 
 def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
-    """Set up ``--boost`` on the transcriber; the misrecognition rewrite to apply to its texts
-    (None without a boost), or False after saying what is wrong."""
+    """The lexicon boost per adapter (None: no adapter), as ``{name: (processor, rewriter)}``
+    (both None: no boost), or False after saying what is wrong.
+
+    ``--boost X`` sets the strength for all (0: off), with ``--lexicon`` or else each
+    adapter's ``lexicon.tsv`` (the first found, for an adapter without one); without it,
+    each adapter package decodes with its own default (``lexicon_boost.json``).
+    """
     from workbench.decoding.boost import boost_processor
     from workbench.decoding.rewrite import Rewriter
+    from workbench.export.adapter_check import AdapterError
+    from workbench.export.boost_setting import read_package_boost
     from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
 
     if args.lexicon is not None and not args.boost and not args.term_gate:
         _err("--lexicon: give --boost X (above 0) or --term-gate to decode with it")
         return False
-    if not args.boost:
-        return None
-    if args.boost < 0:
+    if args.boost is not None and args.boost < 0:
         _err(f"--boost: expected 0 (off) or more, got {args.boost}")
         return False
-    path = args.lexicon
-    if path is None:
-        path = next(
-            (f / "lexicon.tsv" for f in adapters.folders.values() if (f / "lexicon.tsv").is_file()),
-            None,
-        )
-    if path is None:
-        _err("--boost needs a lexicon: --lexicon FILE, or an adapter package with its lexicon.tsv")
-        return False
-    try:
-        lexicon = load_lexicon(path)
-    except LexiconError as exc:
-        _err(f"--lexicon: {exc}")
-        return False
+    folders = {name: adapters.folders[name] for name in adapters.names} or {None: None}
+    first = next(
+        (f / "lexicon.tsv" for f in adapters.folders.values() if (f / "lexicon.tsv").is_file()),
+        None,
+    )
+    wanted: dict[str | None, tuple[float, Path | None]] = {}
+    for name, folder in folders.items():
+        if args.boost is not None:
+            own = folder / "lexicon.tsv" if folder is not None else None
+            own = own if own is not None and own.is_file() else first
+            wanted[name] = (args.boost, args.lexicon or own)
+            continue
+        try:
+            default = read_package_boost(folder) if folder is not None else None
+        except AdapterError as exc:
+            _err(f"--adapter: {exc}")
+            return False
+        if default is not None and default.boost:
+            print(f"note: {name}: {default.describe()}", file=sys.stderr)
+            wanted[name] = (default.boost, default.lexicon)
     spaced = (transcriber.options.language or "en") not in UNSPACED_LANGUAGES
     tokenizer = transcriber.loaded.processor.tokenizer
-    transcriber.add_logits_processor(boost_processor(lexicon, tokenizer, args.boost, spaced=spaced))
-    return Rewriter(lexicon, spaced=spaced)
+    plan: dict = dict.fromkeys(folders, (None, None))
+    lexicons: dict[Path, object] = {}
+    for name, (strength, path) in wanted.items():
+        if not strength:
+            continue
+        if path is None:
+            _err(
+                "--boost needs a lexicon: --lexicon FILE, or an adapter package with its "
+                "lexicon.tsv"
+            )
+            return False
+        if path not in lexicons:
+            try:
+                lexicons[path] = load_lexicon(path)
+            except LexiconError as exc:
+                _err(f"--lexicon: {exc}")
+                return False
+        lexicon = lexicons[path]
+        processor = boost_processor(lexicon, tokenizer, strength, spaced=spaced)
+        plan[name] = (processor, Rewriter(lexicon, spaced=spaced))
+    return plan
 
 
 def _term_gate(args: argparse.Namespace, transcriber, adapters):
@@ -603,8 +662,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(f"--language: {exc}")
         return EXIT_USAGE
-    rewrite = _transcribe_boost(args, transcriber, adapters)
-    if rewrite is False:
+    plan = _transcribe_boost(args, transcriber, adapters)
+    if plan is False:
         return EXIT_USAGE
     gated = _term_gate(args, transcriber, adapters) if args.term_gate else None
     if gated is False:
@@ -612,6 +671,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     failed = 0
     for name in adapters.names or [None]:
         adapters.activate(name)  # the base stays loaded; only the adapter switches
+        processor, rewrite = plan[name]
+        transcriber.set_logits_processors([processor] if processor is not None else [])
         prefix = f"{name}\t" if len(adapters.names) > 1 else ""
         decode = gated.transcribe_arrays if gated else None
         for result in transcriber.transcribe_files(args.audio, decode):
@@ -939,6 +1000,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--lexicon", type=Path, metavar="FILE", help="a lexicon.tsv other than the recipe's"
     )
     evaluate.add_argument(
+        "--tune-boost",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="choose the boost from the recipe's lexicon.boost_grid on a dev fifth of the eval "
+        "set (then not scored), keeping general-set WER within 0.5 point of no boost "
+        "(default: the recipe's lexicon.tune_boost)",
+    )
+    evaluate.add_argument(
         "--foreign-adapter",
         action="store_true",
         help="the adapter was made elsewhere (no workbench_adapter.json); its peft config "
@@ -1013,7 +1082,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="X",
         help="boost the lexicon's terms while decoding (0: off; try 2) and rewrite their known "
-        "misrecognitions; the lexicon: --lexicon, else the adapter package's",
+        "misrecognitions; the lexicon: --lexicon, else the adapter package's. Default: an "
+        "adapter package's own strength (its lexicon_boost.json), else off",
     )
     transcribe.add_argument(
         "--lexicon",

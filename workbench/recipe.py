@@ -66,6 +66,9 @@ __all__ = [
 ]
 
 WHISPER_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+# The lexicon boost's range, and the strengths tuning tries by default (lexicon.boost_grid).
+MAX_BOOST = 20.0
+BOOST_GRID = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -487,11 +490,33 @@ class LexiconSpec(Spec):
     # Strength of the lexicon boost while decoding (workbench.decoding.boost); 0 = off.
     # Evaluation adds base_boost and adapted_boost systems when it is above 0.
     boost: float = 0.0
+    tune_boost: bool = False  # choose boost from boost_grid on a dev fifth of the eval set
+    boost_grid: list[float] = field(default_factory=lambda: list(BOOST_GRID))  # to tune from
 
     def check(self) -> list[tuple[str, str]]:
-        if not 0 <= self.boost <= 20:
-            return [("boost", f"expected a number from 0 (off) to 20, got {self.boost}")]
-        return []
+        out: list[tuple[str, str]] = []
+        if not 0 <= self.boost <= MAX_BOOST:
+            out.append(
+                ("boost", f"expected a number from 0 (off) to {MAX_BOOST:g}, got {self.boost}")
+            )
+        elif self.tune_boost and self.boost:
+            out.append(
+                (
+                    "boost",
+                    f"{self.boost}: with tune_boost: true the strength is chosen by tuning; "
+                    "leave boost at 0, or set tune_boost: false to use this value",
+                )
+            )
+        bad = [b for b in self.boost_grid if not 0 <= b <= MAX_BOOST]
+        if bad or not self.boost_grid:
+            out.append(
+                (
+                    "boost_grid",
+                    f"expected a non-empty list of numbers from 0 to {MAX_BOOST:g}, "
+                    f"got {self.boost_grid}",
+                )
+            )
+        return out
 
 
 @dataclass(kw_only=True)

@@ -181,6 +181,11 @@ class Transcriber:
         self.logits_processor.append(processor)
         self.windows.logits_processor.append(processor)
 
+    def set_logits_processors(self, processors: Sequence[LogitsProcessor]) -> None:
+        """Apply exactly ``processors`` at every decoding step from now on (none: plain)."""
+        self.logits_processor[:] = processors
+        self.windows.logits_processor[:] = processors
+
     @torch.inference_mode()
     def transcribe_arrays(
         self,

@@ -22,6 +22,7 @@ from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.decoding.boost import boost_processor
 from workbench.decoding.gate import gate
 from workbench.decoding.rewrite import Rewriter
+from workbench.decoding.tuning import tune_boost as tune_boost_on_dev
 from workbench.evaluate.groups import group_figures, group_lines
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
@@ -233,6 +234,7 @@ def evaluate_adapter(
     boost: float | None = None,
     lexicon_path: str | Path | None = None,
     foreign: bool = False,
+    tune_boost: bool | None = None,
     log: Callable[[str], None] = print,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
@@ -242,7 +244,9 @@ def evaluate_adapter(
     lexicon as prompt, so prompting alone can be compared with training. ``boost`` (default:
     the recipe's ``lexicon.boost``) above 0 adds both systems decoded with the lexicon boost and
     the misrecognition rewrite (``base_boost``, ``adapted_boost``). ``lexicon_path`` takes a
-    lexicon other than the recipe's. ``foreign``: the
+    lexicon other than the recipe's. ``tune_boost`` (default: the recipe's
+    ``lexicon.tune_boost`` unless ``boost`` is given) chooses the boost on a dev part of the
+    eval set, which is then not scored (:mod:`workbench.decoding.tuning`). ``foreign``: the
     adapter was made elsewhere (no workbench marker; see :func:`check_adapter_fits`). The
     base weights are proved bit for bit untouched by loading the adapter before any base
     figure is computed. ``progress(done, total)`` counts clips decoded over all sets and
@@ -261,6 +265,10 @@ def evaluate_adapter(
         )
     lexicon = load_lexicon(lexicon_path) if lexicon_path else recipe_lexicon(recipe)
     prompt = recipe.lexicon.prompt if prompt is None else prompt
+    if tune_boost is None:
+        tune_boost = recipe.lexicon.tune_boost and boost is None
+    if tune_boost and data:
+        raise EvalError("tuning the boost needs the recipe's eval and general sets, not --data")
     boost = recipe.lexicon.boost if boost is None else boost
     loaded = load_model(recipe.base_model)
     base_sha = model_fingerprint(recipe.base_model, loaded.path)
@@ -284,6 +292,13 @@ def evaluate_adapter(
     language = recipe.language or "en"
     normalize = get_normalizer(language)
     spaced = language not in UNSPACED_LANGUAGES
+    tuning = None
+    if tune_boost:  # on the adapted model as loaded, before any merge
+        tuning, sets = tune_boost_on_dev(
+            loaded, options, sets, lexicon, normalize, spaced,
+            grid=recipe.lexicon.boost_grid, batch_size=recipe.eval.batch_size, log=log,
+        )  # fmt: skip
+        boost = tuning.chosen
     # Base systems first (adapter disabled), then adapted ones, with the adapter merged into
     # the weights when that gives the same output (checked on logits), for speed.
     systems = {"base": (False, None)}
@@ -314,14 +329,16 @@ def evaluate_adapter(
         },
         "sets": {},
     }
+    if tuning is not None:
+        report["boost_tuning"] = tuning.as_dict()
     merged = False
-    total, done = len(systems) * sum(len(utts) for utts in sets.values()), 0
+    total, clips_done = len(systems) * sum(len(utts) for utts in sets.values()), 0
 
     def decoded(n: int) -> None:
-        nonlocal done
-        done += n
+        nonlocal clips_done
+        clips_done += n
         if progress is not None:
-            progress(done, total)
+            progress(clips_done, total)
 
     decoded(0)
     for name, utts in sets.items():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import yaml
 
 from workbench.evaluate.compare import difference_lines, figure_rows
@@ -24,7 +27,9 @@ def _serve_section(recipe: Recipe) -> list[str]:
         "## Serve",
         "",
         "An OpenAI-compatible endpoint (`/v1/audio/transcriptions`); the package's lexicon "
-        "prompt applies when its recipe decodes with it (send `lexicon=false` to turn it off):",
+        "prompt applies when its recipe decodes with it, and its lexicon boost at the "
+        "package's strength (send `lexicon=false` to turn both off, `boost=X` for another "
+        "strength):",
         "",
         "```bash",
         f"workbench serve --model {recipe.base_model} --adapter {name}=path/to/this/folder",
@@ -44,8 +49,56 @@ def _serve_section(recipe: Recipe) -> list[str]:
     ]
 
 
-def model_card(recipe: Recipe, info: dict, report: dict | None, status: dict) -> str:
-    """Markdown with YAML front matter: base model and hash, domain, data, figures, limits."""
+def boost_section(boost: dict | None) -> list[str]:
+    """The package's default lexicon boost (``lexicon_boost.json``), and its tuning table."""
+    if not boost:
+        return []
+    lines = ["## Lexicon boost", ""]
+    if boost.get("boost"):
+        lines.append(
+            f"`workbench transcribe --adapter` and `workbench serve` decode this package with the "
+            f"lexicon boost at strength **{boost['boost']:g}** by default ({boost['source']}): "
+            "a bonus for tokens that continue one of `lexicon.tsv`'s terms, taken back when the "
+            "match is abandoned, and the lexicon's known misrecognitions rewritten to their "
+            "terms. `--boost 0` (a request's `boost=0` or `lexicon=false`) turns it off; "
+            "`--boost X` sets another strength."
+        )
+    else:
+        lines.append(
+            f"This package decodes without the lexicon boost by default ({boost['source']}). "
+            "`--boost X` turns it on with the package's `lexicon.tsv`."
+        )
+    tuning = boost.get("tuning")
+    if tuning:
+        lines += ["", f"Chosen by tuning: {tuning['why']}."]
+    return [*lines, ""]
+
+
+def tuning_table(report: dict | None) -> list[str]:
+    """The tuning's table (``report["boost_tuning"]``) as markdown, or nothing."""
+    tuning = (report or {}).get("boost_tuning")
+    if not tuning:
+        return []
+    lines = [
+        "| boost | dev term recall | dev WER | general WER | general WER rise "
+        "| general term false alarms | within the limit |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in tuning["table"]:
+        recall = "-" if row["dev_term_recall"] is None else f"{row['dev_term_recall']:.3f}"
+        lines.append(
+            f"| {row['boost']:g} | {recall} | {row['dev_wer']:.3f} | {row['general_wer']:.3f} "
+            f"| {100 * row['general_wer_rise']:+.1f} pt | {row['general_term_false_alarms']} "
+            f"| {'yes' if row['meets_constraint'] else 'no'} |"
+        )
+    return [*lines, "", tuning["note"], ""]
+
+
+def model_card(
+    recipe: Recipe, info: dict, report: dict | None, status: dict, *, boost: dict | None = None
+) -> str:
+    """Markdown with YAML front matter: base model and hash, domain, data, figures, limits;
+    with ``boost`` (``lexicon_boost.json``), the lexicon boost it decodes with by default."""
     meta = info["meta"] or {}
     front = {
         "library_name": "peft",
@@ -86,6 +139,8 @@ def model_card(recipe: Recipe, info: dict, report: dict | None, status: dict) ->
         "",
         _figures_table(report) if report else "_No evaluation was run for this adapter._",
         "",
+        *boost_section(boost),
+        *tuning_table(report),
         "## Intended use and limits",
         "",
         "For transcribing speech of this domain with the base model named above, where the base "
@@ -109,6 +164,116 @@ def model_card(recipe: Recipe, info: dict, report: dict | None, status: dict) ->
         "",
         *_serve_section(recipe),
     ]
+    return (
+        "---\n"
+        + yaml.safe_dump(front, sort_keys=False, allow_unicode=True)
+        + "---\n\n"
+        + "\n".join(body)
+    )
+
+
+# Written by bench/boost_hotwords.py into the run folder; read by the ct2 export's card.
+HOTWORDS_FILE = "boost_hotwords.json"
+HOTWORDS_SYSTEMS = ("faster_whisper", "faster_whisper_hotwords", "workbench", "workbench_boost")
+
+
+def read_hotwords_figures(path: Path) -> tuple[dict | None, str]:
+    """The figures ``bench/boost_hotwords.py`` measured, or None and why there are none."""
+    if not path.is_file():
+        return None, f"not measured (no {path.name} in the run folder)"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        recall, wer = data["term_recall"], data["wer"]
+        for system in HOTWORDS_SYSTEMS:
+            float(recall[system])
+            float(wer[system])
+        int(data["clips"])
+        float(data["boost"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        return None, f"not measured ({path.name} is unreadable: {exc!r})"
+    return data, ""
+
+
+def hotwords_section(terms: str, figures: dict | None, why_not: str) -> list[str]:
+    """What a faster-whisper model loses of the lexicon boost, its closest equivalent
+    (``hotwords``), and the difference ``bench/boost_hotwords.py`` measured, if it ran."""
+    lines = [
+        "## Lexicon boost: what this format loses",
+        "",
+        "faster-whisper (CTranslate2) gives no hook into the decoder's scores at each step, so "
+        "the workbench's lexicon boost (a bonus for tokens that continue a term of "
+        "`lexicon.tsv`, taken back when the match is abandoned, weighted per term) does not "
+        "run here, nor does the rewrite of the lexicon's known misrecognitions. The closest "
+        "equivalent is faster-whisper's `hotwords`: the terms placed in the prompt, as earlier "
+        "text (at most 223 tokens). It is a prompt, not a boost: nothing is taken back, no "
+        "term weighs more than another, and a model trained without the lexicon prompt may do "
+        "worse with it.",
+        "",
+        "```python",
+        "from faster_whisper import WhisperModel",
+        "",
+        'model = WhisperModel("path/to/this/folder")',
+        f"hotwords = {terms!r}",
+        'segments, _ = model.transcribe("clip.wav", hotwords=hotwords)',
+        "```",
+        "",
+    ]
+    if figures is None:
+        return [*lines, f"The difference from the workbench's boost: {why_not}.", ""]
+    r, w = figures["term_recall"], figures["wer"]
+    return [
+        *lines,
+        f"Measured by `bench/boost_hotwords.py` on {figures['clips']} clips "
+        f"({figures.get('set', 'held-out')}), greedy with Whisper's fallback: term recall "
+        f"{r['faster_whisper']:.3f} without `hotwords` and {r['faster_whisper_hotwords']:.3f} "
+        f"with them ({100 * (r['faster_whisper_hotwords'] - r['faster_whisper']):+.1f} points); "
+        f"the workbench's boost at {figures['boost']:g} (with the rewrite) "
+        f"{r['workbench_boost']:.3f} against {r['workbench']:.3f} without "
+        f"({100 * (r['workbench_boost'] - r['workbench']):+.1f} points). WER "
+        f"{w['faster_whisper']:.3f} / {w['faster_whisper_hotwords']:.3f} (faster-whisper "
+        f"without / with `hotwords`), {w['workbench']:.3f} / {w['workbench_boost']:.3f} "
+        "(workbench without / with the boost).",
+        "",
+    ]
+
+
+def ct2_model_card(
+    recipe: Recipe,
+    info: dict,
+    report: dict | None,
+    status: dict,
+    *,
+    terms: str,
+    hotwords: tuple[dict | None, str],
+    quantization: str,
+) -> str:
+    """The card of a faster-whisper folder: the adapter merged in, its figures, what the
+    format loses of the lexicon boost and what stands in for it (:func:`hotwords_section`)."""
+    meta = info["meta"] or {}
+    front = {
+        "library_name": "ctranslate2",
+        "base_model": recipe.base_model,
+        "base_model_sha256": meta.get("base_sha256"),
+        "pipeline_tag": "automatic-speech-recognition",
+        "language": [recipe.language or "en"],
+        "tags": ["whisper", "faster-whisper", *([recipe.domain] if recipe.domain else [])],
+        "license": "mit",
+    }
+    body = [
+        f"# {recipe.name}: {recipe.base_model} with its LoRA adapter merged, for faster-whisper",
+        "",
+        f"CTranslate2 weights ({quantization}) of the base model with the adapter merged in "
+        f"(trained {status.get('step')} steps, state: {status.get('state')}). The figures below "
+        "were measured with the workbench's decoder on the unquantized model.",
+        "",
+        "## Base model against adapted model",
+        "",
+        _figures_table(report) if report else "_No evaluation was run for this adapter._",
+        "",
+        *hotwords_section(terms, *hotwords),
+    ]
+    if not terms:
+        body = body[: body.index("## Lexicon boost: what this format loses")]
     return (
         "---\n"
         + yaml.safe_dump(front, sort_keys=False, allow_unicode=True)

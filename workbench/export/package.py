@@ -18,9 +18,15 @@ import yaml
 
 from workbench.data.prepare import recipe_lexicon
 from workbench.export.adapter_check import MARKER, read_adapter_info
-from workbench.export.model_card import model_card
+from workbench.export.boost_setting import BOOST_FILE, boost_setting
+from workbench.export.model_card import (
+    HOTWORDS_FILE,
+    ct2_model_card,
+    model_card,
+    read_hotwords_figures,
+)
 from workbench.recipe import Recipe, load_recipe
-from workbench.runs import RunDir
+from workbench.runs import RunDir, write_json_atomic
 from workbench.safe_write import TargetError, check_target, replace_folder, temp_sibling
 
 if TYPE_CHECKING:
@@ -146,12 +152,15 @@ def export_peft(run_dir: str | Path, out: str | Path, *, force: bool = False) ->
                 shutil.copy2(run.adapter / name, tmp / name)
         shutil.copy2(run.recipe, tmp / "recipe.yaml")
         lexicon = recipe_lexicon(recipe)
-        if lexicon is not None and lexicon.path:
+        has_lexicon = lexicon is not None and bool(lexicon.path)
+        if has_lexicon:
             shutil.copy2(lexicon.path, tmp / "lexicon.tsv")
         if report is not None:
             shutil.copy2(run.report, tmp / "report.json")
+        boost = boost_setting(recipe, report, has_lexicon)
+        write_json_atomic(tmp / BOOST_FILE, boost)
         status = run.status()
-        (tmp / "README.md").write_text(model_card(recipe, info, report, status))
+        (tmp / "README.md").write_text(model_card(recipe, info, report, status, boost=boost))
         (tmp / MARKER_FILE).write_text(
             yaml.safe_dump(
                 {"format": "peft", "run": run.id, "files": sorted(p.name for p in tmp.iterdir())}
@@ -211,6 +220,10 @@ def export_ct2(
     except ImportError:
         raise ExportError(CT2_MISSING) from None
 
+    run, info = _run_parts(run_dir)
+    recipe = load_recipe(run.recipe, check_model=False)
+    report = json.loads(run.report.read_text()) if run.report.is_file() else None
+    lexicon = recipe_lexicon(recipe)
     with tempfile.TemporaryDirectory() as merged:
         _merged_into(run_dir, Path(merged) / "model")
 
@@ -219,5 +232,17 @@ def export_ct2(
                 str(Path(merged) / "model"), copy_files=["tokenizer.json"]
             )
             converter.convert(str(tmp), quantization=quantization, force=True)
+            if lexicon is not None and lexicon.path:
+                shutil.copy2(lexicon.path, tmp / "lexicon.tsv")
+            card = ct2_model_card(
+                recipe,
+                info,
+                report,
+                run.status(),
+                terms=lexicon.prompt_text() if lexicon is not None else "",
+                hotwords=read_hotwords_figures(run.root / HOTWORDS_FILE),
+                quantization=quantization,
+            )
+            (tmp / "README.md").write_text(card)
 
         return _atomic_folder(run_dir, Path(out), build, fmt="ct2", force=force)

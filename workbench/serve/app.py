@@ -33,6 +33,7 @@ FIELDS = (
     "response_format",
     "temperature",
     "lexicon",
+    "boost",
     "stream",
     "timestamp_granularities[]",
     "timestamp_granularities",
@@ -51,6 +52,25 @@ def _bool_field(value: str | None, name: str, default: bool) -> bool:
     if text in FALSE:
         return False
     raise ApiError(400, f"{name}: expected true or false, got {value!r}", param=name)
+
+
+def _boost_field(value: str | None, default: float) -> float:
+    """A request's lexicon boost strength (0: off), or ``default`` when not sent."""
+    from workbench.recipe import MAX_BOOST
+
+    if value is None or value.strip() == "":
+        return default
+    try:
+        boost = float(value)
+    except ValueError:
+        boost = -1.0
+    if not 0 <= boost <= MAX_BOOST:  # NaN fails too
+        raise ApiError(
+            400,
+            f"boost: expected a number from 0 (off) to {MAX_BOOST:g}, got {value!r}",
+            param="boost",
+        )
+    return boost
 
 
 def decode_upload(data: bytes, filename: str, max_seconds: float) -> np.ndarray:
@@ -175,6 +195,7 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
                     "root": config.model,
                     "adapter": str(m.folder) if m.folder else None,
                     "lexicon_prompt": m.lexicon_prompt is not None,
+                    "boost": m.boost,
                 }
                 for m in host.models.values()
             ],
@@ -256,6 +277,11 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
         use_lexicon = _bool_field(fields.get("lexicon"), "lexicon", True)
         prompts = [served.lexicon_prompt if use_lexicon else None, fields.get("prompt") or None]
         prompt = " ".join(p for p in prompts if p) or None
+        boost = _boost_field(fields.get("boost"), served.boost if use_lexicon else 0.0)
+        if boost and served.lexicon is None:
+            raise ApiError(
+                400, f"boost: model {name!r} has no lexicon to boost; send boost=0", param="boost"
+            )
 
         data = await upload.read()
         if len(data) > config.max_upload_bytes:
@@ -269,7 +295,7 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
         audio = await run_in_threadpool(
             decode_upload, data, upload.filename or "upload", config.max_audio_seconds
         )
-        key = DecodeKey(name, prompt, language, temperature)
+        key = DecodeKey(name, prompt, language, temperature, boost)
         try:
             future = queue.submit(key, audio)
         except QueueFull as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from workbench.decoding.options import DEFAULT_TEMPERATURES, DecodingOptions
 from workbench.export.adapter_check import AdapterError, read_adapter_info
+from workbench.export.boost_setting import read_package_boost
 from workbench.serve.config import ServeConfig
 
 if TYPE_CHECKING:
@@ -30,12 +31,14 @@ TRANSCRIBERS_KEPT = 32
 
 @dataclass(frozen=True)
 class DecodeKey:
-    """What a batch shares: the served model, the prompt, the language, the temperature."""
+    """What a batch shares: the served model, the prompt, the language, the temperature,
+    the lexicon boost's strength (0: off)."""
 
     model: str
     prompt: str | None = None
     language: str | None = None
     temperature: float = 0.0
+    boost: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class ServedModel:
 
     ``lexicon_prompt`` is the package's lexicon as a decoding prompt when its recipe decodes
     with it (``lexicon.prompt: true``) and trained with it (``train.prompt_p`` above 0);
-    ``note`` says why it is or is not applied.
+    ``note`` says why it is or is not applied. ``boost`` is the lexicon boost it decodes
+    with by default (the package's ``lexicon_boost.json``), toward ``lexicon`` (its
+    ``lexicon.tsv``, which a request's ``boost`` may use even when the default is 0).
     """
 
     name: str
@@ -52,6 +57,8 @@ class ServedModel:
     folder: Path | None = None
     lexicon_prompt: str | None = None
     note: str = ""
+    boost: float = 0.0
+    lexicon: Path | None = None
 
 
 def package_settings(folder: Path) -> tuple[str | None, str]:
@@ -95,7 +102,18 @@ class ModelHost:
         for name, folder in config.adapters:
             read_adapter_info(folder)  # raises AdapterError for a folder that is no adapter
             prompt, note = package_settings(folder)
-            self.models[name] = ServedModel(name, True, folder, prompt, note)
+            boost = read_package_boost(folder)  # raises AdapterError for a bad file
+            lexicon = folder / "lexicon.tsv"
+            self.models[name] = ServedModel(
+                name,
+                True,
+                folder,
+                prompt,
+                note,
+                boost.boost,
+                boost.lexicon or (lexicon if lexicon.is_file() else None),
+            )
+        self._boosts: dict[tuple[str, float, bool], tuple] = {}
         self.loaded: LoadedModel | None = None
         self.adapters: AdapterSet | None = None
         # Decoding settings differ by request (prompt, language): keep the recent ones.
@@ -141,10 +159,39 @@ class ModelHost:
             raise ValueError(f"{self.config.model} has no language {language!r}")
         return code
 
+    def boost(self, key: DecodeKey) -> tuple:
+        """``(processor, rewriter)`` of ``key``'s lexicon boost (built once per model and
+        strength), or ``(None, None)`` at strength 0."""
+        from workbench.decoding.boost import boost_processor
+        from workbench.decoding.rewrite import Rewriter
+        from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
+
+        if not key.boost:
+            return None, None
+        spaced = (key.language or "en") not in UNSPACED_LANGUAGES
+        found = self._boosts.get((key.model, key.boost, spaced))
+        if found is None:
+            served = self.models[key.model]
+            if served.lexicon is None or self.loaded is None:
+                raise ValueError(f"model {key.model!r} has no lexicon to boost")
+            try:
+                lexicon = load_lexicon(served.lexicon)
+            except (LexiconError, OSError) as exc:
+                raise AdapterError(f"{served.lexicon}: {exc}") from None
+            tokenizer = self.loaded.processor.tokenizer
+            found = (
+                boost_processor(lexicon, tokenizer, key.boost, spaced=spaced),
+                Rewriter(lexicon, spaced=spaced),
+            )
+            self._boosts[(key.model, key.boost, spaced)] = found
+        return found
+
     def transcriber(self, key: DecodeKey) -> Transcriber:
         from workbench.transcribe import DecodeOptions, Transcriber
 
-        options_key = (key.prompt, key.language, key.temperature)
+        # A boosted transcriber holds its model's lexicon: one per model and strength.
+        boosted = (key.model, key.boost) if key.boost else None
+        options_key = (key.prompt, key.language, key.temperature, boosted)
         if options_key not in self._transcribers:
             options = DecodeOptions(
                 decoding=decoding_from(key.temperature),
@@ -154,8 +201,12 @@ class ModelHost:
             )
             if self.loaded is None:
                 raise RuntimeError("the model is not loaded yet")
+            processor = self.boost(key)[0]
             self._transcribers[options_key] = Transcriber(
-                self.loaded, options, batch_size=self.config.max_batch
+                self.loaded,
+                options,
+                batch_size=self.config.max_batch,
+                logits_processor=[processor] if processor is not None else (),
             )
             while len(self._transcribers) > TRANSCRIBERS_KEPT:
                 self._transcribers.popitem(last=False)
@@ -178,4 +229,15 @@ def decode(host: ModelHost, key: DecodeKey, audios: Sequence[np.ndarray]) -> lis
     if host.adapters is None:
         raise RuntimeError("the model is not loaded yet")
     with host.adapters.using(served.name if served.adapter else None):
-        return host.transcriber(key).transcribe_timed(audios)
+        transcripts = host.transcriber(key).transcribe_timed(audios)
+    rewriter = host.boost(key)[1]
+    if rewriter is None:
+        return transcripts
+    return [
+        replace(
+            t,
+            text=rewriter(t.text),
+            segments=tuple(replace(s, text=rewriter(s.text)) for s in t.segments),
+        )
+        for t in transcripts
+    ]

@@ -1,0 +1,263 @@
+"""The tuned boost end to end: evaluation tunes it, the package carries it, transcribe and
+serve decode with it by default, the cards say what it is (and what ct2 loses)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from tests.conftest import LIBRIVOX
+from tests.train.conftest import write_tiny_recipe
+from workbench.cli import main
+from workbench.decoding.boost import LexiconBoost
+from workbench.decoding.tuning import BoostTuning, GridPoint
+from workbench.evaluate.compare import evaluate_adapter
+from workbench.export.adapter_check import AdapterError
+from workbench.export.boost_setting import BOOST_FILE, read_package_boost
+from workbench.export.model_card import HOTWORDS_FILE
+from workbench.export.package import export_ct2, export_peft
+from workbench.recipe import load_recipe
+from workbench.runs import RunDir, write_json_atomic
+from workbench.serve.app import create_app
+from workbench.serve.batching import BatchQueue
+from workbench.serve.config import ServeConfig
+from workbench.serve.engine import ModelHost
+from workbench.train.loop import train_recipe
+from workbench.transcribe import Transcriber, Transcript
+
+LEXICON = "term\tcategory\tmisrecognitions\nclubs\tsuit\tclub s\nspades\tsuit\t\nhearts\tsuit\t\n"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir, speech_manifests):
+    folder = tmp_path_factory.mktemp("boostrun")
+    (folder / "lexicon.tsv").write_text(LEXICON)
+    recipe = write_tiny_recipe(
+        folder / "recipe.yaml",
+        tiny_model_dir,
+        speech_manifests,
+        "tiny-boost",
+        data_extra=f"  eval: [{{source: manifest, path: {speech_manifests['replay']}}}]\n"
+        f"  general: [{{source: manifest, path: {speech_manifests['general']}}}]\n",
+        extra=f"lexicon: {{path: {folder / 'lexicon.tsv'}, tune_boost: true, "
+        "boost_grid: [0, 3]}\n"
+        "lora: {rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}\n"
+        "train: {batch_size: 2, max_steps: 2, learning_rate: 1.0e-2}\n"
+        "eval: {batch_size: 4, max_new_tokens: 8}\n",
+    )
+    run = RunDir(folder / "run")
+    train_recipe(load_recipe(recipe), run, log=lambda m: None)
+    return recipe, run
+
+
+def test_evaluation_tunes_on_a_dev_part_it_does_not_report(trained):
+    recipe, run = trained
+    report = evaluate_adapter(load_recipe(recipe), run.adapter, log=lambda m: None)
+    tuning = report["boost_tuning"]
+    assert tuning["grid"] == [0.0, 3.0] and len(tuning["table"]) == 2
+    assert tuning["chosen"] in (0.0, 3.0) and tuning["why"]
+    reported = {u["id"] for u in report["sets"]["eval"]["utterances"]}
+    assert reported and not reported & set(tuning["dev"]["ids"])
+    assert report["sets"]["eval"]["n"] == tuning["reported_n"] == 2 - tuning["dev"]["n"]
+    assert report["sets"]["general"]["n"] == 1  # the general set is reported whole
+    assert report["decoding"]["boost"] == tuning["chosen"]
+    assert ("adapted_boost" in report["sets"]["eval"]) == bool(tuning["chosen"])
+
+
+def test_eval_refuses_tuning_with_data_or_with_a_boost(trained, speech_manifests, capsys):
+    recipe, run = trained
+    base = ["eval", str(recipe), "--adapter", str(run.adapter), "--out", "unused.json"]
+    assert main([*base, "--tune-boost", "--boost", "2"]) == 2
+    assert "give it or --boost X, not both" in capsys.readouterr().err
+    assert main([*base, "--tune-boost", "--data", str(speech_manifests["replay"])]) == 2
+    assert "does not take --data" in capsys.readouterr().err
+
+
+def tuning_report(chosen: float) -> dict:
+    points = [GridPoint(0.0, 0.5, 0.2, 0.10, 0, 100), GridPoint(2.0, 0.4, 0.6, 0.102, 1, 100)]
+    tuning = BoostTuning(points, chosen, "the constructed table's choice", ["d1"], 4)
+    return {
+        "recipe": "tiny-boost",
+        "base_model": "x",
+        "decoding": {"boost": chosen},
+        "sets": {},
+        "boost_tuning": tuning.as_dict(),
+    }
+
+
+@pytest.fixture(scope="module")
+def package(trained, tmp_path_factory):
+    _, run = trained
+    write_json_atomic(run.report, tuning_report(2.0))
+    folder, _ = export_peft(run.root, tmp_path_factory.mktemp("pkg") / "tiny-boost")
+    return folder
+
+
+def test_the_package_carries_the_tuned_boost_and_its_lexicon(package):
+    setting = json.loads((package / BOOST_FILE).read_text())
+    assert setting["boost"] == 2.0 and setting["lexicon"] == "lexicon.tsv"
+    assert setting["tuning"]["why"] == "the constructed table's choice"
+    read = read_package_boost(package)
+    assert read.boost == 2.0 and read.lexicon == package / "lexicon.tsv"
+    card = (package / "README.md").read_text()
+    assert "## Lexicon boost" in card and "strength **2**" in card
+    assert "| 2 | 0.600 | 0.400 | 0.102 | +0.2 pt | 1 | yes |" in card
+    assert "the other 4 clips only" in card
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"boost": "2", "lexicon": "lexicon.tsv"}', "boost: expected a number"),
+        ('{"boost": 99, "lexicon": "lexicon.tsv"}', "boost: expected a number"),
+        ('{"boost": NaN, "lexicon": "lexicon.tsv"}', "boost: expected a number"),
+        ('{"boost": 2, "lexicon": "../../etc/passwd"}', "lexicon: expected"),
+        ('{"boost": 2, "lexicon": null}', "names no lexicon.tsv"),
+        ("[1]", "expected a JSON object"),
+        ("{oops", "not readable JSON"),
+    ],
+)
+def test_a_bad_boost_file_is_named(package, tmp_path, content, message):
+    import shutil
+
+    folder = tmp_path / "pkg"
+    shutil.copytree(package, folder)
+    (folder / BOOST_FILE).write_text(content)
+    with pytest.raises(AdapterError, match=message) as caught:
+        read_package_boost(folder)
+    assert BOOST_FILE in str(caught.value)
+
+
+def test_transcribe_uses_the_package_boost_unless_told_otherwise(
+    package, tiny_model_dir, monkeypatch, capsys
+):
+    applied = []
+    original = Transcriber.set_logits_processors
+
+    def spy(self, processors):
+        applied.append([type(p) for p in processors])
+        original(self, processors)
+
+    monkeypatch.setattr(Transcriber, "set_logits_processors", spy)
+    clip = sorted(LIBRIVOX.glob("*.wav"))[0]
+    args = ["transcribe", str(clip), "--model", str(tiny_model_dir), "--adapter", str(package)]
+    assert main([*args, "--max-new-tokens", "3"]) == 0
+    assert "lexicon boost 2" in capsys.readouterr().err
+    assert applied == [[LexiconBoost]]
+    boosted = applied[-1][0]
+    assert main([*args, "--max-new-tokens", "3", "--boost", "0"]) == 0
+    assert "lexicon boost" not in capsys.readouterr().err
+    assert applied[-1] == []
+    assert main([*args, "--max-new-tokens", "3", "--boost", "1"]) == 0
+    assert applied[-1] == [boosted]
+
+
+def test_serve_uses_the_package_boost_and_a_request_turns_it_off(package, tiny_model_dir):
+    keys = []
+
+    def run(key, audios):
+        keys.append(key)
+        return [Transcript("hello", (), len(a) / 16000) for a in audios]
+
+    host = ModelHost(ServeConfig(model=str(tiny_model_dir), adapters=[("pkg", package)]))
+    assert host.models["pkg"].boost == 2.0
+    queue = BatchQueue(run, max_batch=1, max_wait=0.0, max_queue=4)
+    queue.start()
+    queue.wait_ready(5)
+    client = TestClient(create_app(host, queue))
+    clip = sorted(LIBRIVOX.glob("*.wav"))[0].read_bytes()
+
+    def post(**data):
+        return client.post(
+            "/v1/audio/transcriptions",
+            files={"file": ("a.wav", clip, "audio/wav")},
+            data={"model": "pkg", **data},
+        )
+
+    try:
+        assert post().status_code == 200 and keys[-1].boost == 2.0
+        assert post(boost="0").status_code == 200 and keys[-1].boost == 0.0
+        assert post(lexicon="false").status_code == 200 and keys[-1].boost == 0.0
+        assert post(boost="4.5").status_code == 200 and keys[-1].boost == 4.5
+        bad = post(boost="lots")
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "boost"
+        base = post(model=str(tiny_model_dir), boost="1")
+        assert base.status_code == 400 and "no lexicon" in base.json()["error"]["message"]
+        listed = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
+        assert listed["pkg"]["boost"] == 2.0
+    finally:
+        queue.close()
+
+
+def test_the_boost_decodes_a_served_batch_with_the_rewrite(package, tiny_model_dir):
+    import numpy as np
+
+    from workbench.serve.engine import DecodeKey, decode
+
+    host = ModelHost(ServeConfig(model=str(tiny_model_dir), adapters=[("pkg", package)]))
+    host.load()
+    processor, rewriter = host.boost(DecodeKey("pkg", boost=2.0))
+    assert isinstance(processor, LexiconBoost) and processor.boost == 2.0
+    assert rewriter("two club s") == "two clubs"
+    audio = [np.zeros(16000, dtype=np.float32)]
+    out = decode(host, DecodeKey("pkg", boost=2.0), audio)
+    assert len(out) == 1 and isinstance(out[0].text, str)
+
+
+def test_the_ct2_card_says_what_it_loses_and_reads_the_bench_figure(trained, tmp_path):
+    pytest.importorskip("ctranslate2")
+    _, run = trained
+    (run.root / HOTWORDS_FILE).unlink(missing_ok=True)
+    folder = export_ct2(run.root, tmp_path / "ct2")
+    card = (folder / "README.md").read_text()
+    assert yaml.safe_load(card.split("---")[1])["library_name"] == "ctranslate2"
+    assert "## Lexicon boost: what this format loses" in card
+    assert "hotwords = 'clubs, spades, hearts'" in card
+    assert f"not measured (no {HOTWORDS_FILE} in the run folder)" in card
+    assert (folder / "lexicon.tsv").is_file()
+    figures = {
+        "clips": 12,
+        "set": "medical held-out",
+        "boost": 3.0,
+        "term_recall": {
+            "faster_whisper": 0.25,
+            "faster_whisper_hotwords": 0.4,
+            "workbench": 0.25,
+            "workbench_boost": 0.55,
+        },
+        "wer": dict.fromkeys(
+            ("faster_whisper", "faster_whisper_hotwords", "workbench", "workbench_boost"), 0.1
+        ),
+    }
+    write_json_atomic(run.root / HOTWORDS_FILE, figures)
+    try:
+        card = (export_ct2(run.root, tmp_path / "ct2") / "README.md").read_text()
+    finally:
+        (run.root / HOTWORDS_FILE).unlink()
+    assert "on 12 clips (medical held-out)" in card
+    assert "0.250 without `hotwords` and 0.400 with them (+15.0 points)" in card
+    assert "boost at 3 (with the rewrite) 0.550 against 0.250 without (+30.0 points)" in card
+
+
+def test_run_says_before_training_that_tuning_has_no_general_set(
+    tmp_path, tiny_model_dir, speech_manifests, capsys
+):
+    (tmp_path / "lexicon.tsv").write_text(LEXICON)
+    recipe = write_tiny_recipe(
+        tmp_path / "recipe.yaml",
+        tiny_model_dir,
+        speech_manifests,
+        "tiny-untunable",
+        data_extra=f"  eval: [{{source: manifest, path: {speech_manifests['replay']}}}]\n",
+        extra=f"lexicon: {{path: {tmp_path / 'lexicon.tsv'}, tune_boost: true}}\n",
+    )
+    run_dir = tmp_path / "run"
+    assert main(["run", str(recipe), "--run-dir", str(run_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "lexicon.tune_boost: tuning the boost needs the recipe's eval and general sets" in err
+    assert "no general set" in err and "Traceback" not in err
+    assert not (run_dir / "adapter").exists()  # nothing trained
+    assert json.loads((run_dir / "status.json").read_text())["phase"] == "failed"
