@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     transformers.logging.set_verbosity_error()
 
-    arrays = [a for _, a in clips()][: args.clips]
+    arrays = [clip[1] for clip in clips()][: args.clips]
     seconds = sum(len(a) for a in arrays) / 16000
     loaded = load_model(f"bundled:{args.model}", device="cpu")
     transcriber = Transcriber(loaded, DecodeOptions(encoder_precision="fp32"))
