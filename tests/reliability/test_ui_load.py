@@ -61,6 +61,7 @@ def test_sessions_polling_reloading_and_racing_to_start(server, browser):  # noq
         page.goto(url, wait_until="load")
     a, b, c, d = pages
     for page in (a, b):
+        open_tab(page, "Recipes")  # the page opens on "Start here"
         choose(page, "header-recipe", "tiny-load (yours)")
         page.locator("#recipe-message").get_by_text("opened").wait_for()
         open_tab(page, "Train")
@@ -69,12 +70,13 @@ def test_sessions_polling_reloading_and_racing_to_start(server, browser):  # noq
     clock = StepClock(runs)
     a.locator("#train-start").click(no_wait_after=True)
     b.locator("#train-start").click(no_wait_after=True)
-    toasts = [
-        p.locator(".toast-body").filter(has_text=re.compile("started|still")).first for p in (a, b)
+    # Each page says what happened in its Train tab's message line.
+    lines = [
+        p.locator("#train-message").filter(has_text=re.compile("started|still")) for p in (a, b)
     ]
-    for toast in toasts:
-        toast.wait_for()
-    said = sorted(t.inner_text() for t in toasts)
+    for line in lines:
+        line.wait_for()
+    said = sorted(line.inner_text() for line in lines)
     assert sum("started" in s for s in said) == 1, said
     assert sum("still" in s for s in said) == 1, said
     new = [p for p in runs.iterdir() if p.name not in before and (p / "status.json").is_file()]

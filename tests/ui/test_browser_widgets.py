@@ -97,6 +97,7 @@ def test_widgets_keep_working(server, page, tmp_path):
     recipe_path = str(ws / "recipes" / "tiny-ui.yaml")
     run_id = finished_run(runs, recipe_path)
     page.goto(url, wait_until="load")
+    open_tab(page, "Recipes")  # the page opens on "Start here"
     message = page.locator("#recipe-message")
     # The page opens on the run's own recipe, filled in (it is the first of the menu).
     message.get_by_text("opened").wait_for()
