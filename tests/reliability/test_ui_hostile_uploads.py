@@ -6,31 +6,19 @@ consumed uploads are gone."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.reliability.test_exhaustion import hostile_flac, zip_bomb  # noqa: F401 (fixtures)
+from tests.ui.conftest import running_app
 
 pytestmark = [pytest.mark.reliability, pytest.mark.ui]
-PROJECT = Path(__file__).resolve().parents[2]
 MB = 1024**2
 SESSIONS = 4
 LIMIT_MB = 64
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def memory_kb(pid: int, field: str) -> int:
@@ -44,50 +32,13 @@ def memory_kb(pid: int, field: str) -> int:
 @pytest.fixture
 def app_server(tmp_path):
     ws, runs, temp = tmp_path / "ws", tmp_path / "runs", tmp_path / "gradio"
-    port = free_port()
-    log = open(tmp_path / "app.log", "w")  # noqa: SIM115 (open while the server runs)
     env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(PROJECT),
         "GRADIO_TEMP_DIR": str(temp),
         "WORKBENCH_MAX_UPLOAD_MB": str(LIMIT_MB),
         "WORKBENCH_UPLOAD_GRACE_S": "2",
     }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "app.py",
-            "--port",
-            str(port),
-            "--workspace",
-            str(ws),
-            "--runs",
-            str(runs),
-        ],
-        cwd=PROJECT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"app.py did not start:\n{(tmp_path / 'app.log').read_text()[-3000:]}")
-            time.sleep(1)
-    yield url, proc, ws, temp
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_app(tmp_path / "app.log", ws, runs, env) as (url, proc):
+        yield url, proc, ws, temp
 
 
 def post_oversized(url: str, megabytes: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,15 +74,14 @@ def in_workspace(ws: Path, model_dir: Path, manifests: dict) -> tuple[Path, dict
     return model, copies
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_model_dir, speech_manifests):
-    """``python app.py`` on a free port; yields (url, workspace, runs folder)."""
-    root = tmp_path_factory.mktemp("ui")
-    ws, runs = root / "workspace", root / "runs"
-    model, manifests = in_workspace(ws, tiny_model_dir, speech_manifests)
-    tiny_ui_recipe(ws / "recipes", model, manifests)
+@contextlib.contextmanager
+def running_app(
+    log_path: Path, ws: Path, runs: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python app.py`` on a free port, its output in ``log_path``, until the block ends;
+    yields (url, process). ``env``: variables added to this process's environment."""
     port = free_port()
-    log = open(root / "app.log", "w")  # noqa: SIM115 (open while the server runs)
+    log = open(log_path, "w")  # noqa: SIM115 (open while the server runs)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -95,26 +96,39 @@ def server(tmp_path_factory, tiny_model_dir, speech_manifests):
         cwd=PROJECT,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"app.py did not start:\n{(root / 'app.log').read_text()[-3000:]}")
-            time.sleep(1)
-    yield url, ws, runs
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=5).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    proc.kill()
+                    pytest.fail(f"app.py did not start:\n{log_path.read_text()[-3000:]}")
+                time.sleep(1)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_model_dir, speech_manifests):
+    """``python app.py`` on a free port; yields (url, workspace, runs folder)."""
+    root = tmp_path_factory.mktemp("ui")
+    ws, runs = root / "workspace", root / "runs"
+    model, manifests = in_workspace(ws, tiny_model_dir, speech_manifests)
+    tiny_ui_recipe(ws / "recipes", model, manifests)
+    with running_app(root / "app.log", ws, runs) as (url, _):
+        yield url, ws, runs
 
 
 @pytest.fixture(scope="module")
