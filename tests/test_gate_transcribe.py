@@ -9,7 +9,8 @@ from tests.conftest import LIBRIVOX
 from tests.train.conftest import write_tiny_recipe
 from workbench.audio import load_audio
 from workbench.cli import main
-from workbench.decoding.gate import TermGate, touches_encoder
+from workbench.decoding.gate import TermGate
+from workbench.export.adapter_check import read_adapter_info, touches_encoder
 from workbench.export.package import export_peft
 from workbench.lexicon import Lexicon, Term
 from workbench.models.loading import load_model
@@ -62,7 +63,7 @@ def a_term_only_the_adapter_writes(base: list[str], adapted: list[str]) -> tuple
 
 
 def test_the_gate_takes_the_adapter_only_on_a_changed_term(tiny_model_dir, package):
-    assert not touches_encoder(package)
+    assert not touches_encoder(read_adapter_info(package)["config"])
     loaded, adapters, transcriber, audio, base, adapted = both(tiny_model_dir, package)
     i, word = a_term_only_the_adapter_writes(base, adapted)
     gate = TermGate(transcriber, adapters, adapters.names[0], Lexicon([Term(word, "term")]))

@@ -10,9 +10,7 @@ the gate costs a second decoder pass, not a second model run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.lexicon import Lexicon
@@ -48,19 +46,6 @@ def gate(
     return out, took
 
 
-def touches_encoder(adapter: Path) -> bool:
-    """Whether an adapter folder's LoRA targets any encoder module (read from its
-    ``adapter_config.json``); True when that cannot be told, the safe answer for sharing."""
-    try:
-        config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return True
-    targets = config.get("target_modules") if isinstance(config, dict) else None
-    if not isinstance(targets, list):
-        return True
-    return any(".encoder." in str(t) for t in targets)
-
-
 class TermGate:
     """Transcribes with the base model and one adapter, keeping the adapter's transcript only
     where it changes a lexicon term (:func:`gate`).
@@ -84,7 +69,10 @@ class TermGate:
         self.transcriber, self.adapters, self.name = transcriber, adapters, name
         self.lexicon, self.spaced = lexicon, spaced
         self.normalize = get_normalizer(transcriber.options.language or "en")
-        self.share_encoder = not touches_encoder(adapters.folders[name])
+        from workbench.export.adapter_check import read_adapter_info, touches_encoder
+
+        config = read_adapter_info(adapters.folders[name])["config"]
+        self.share_encoder = not touches_encoder(config)
         self.clips = self.adapted_taken = 0
 
     def transcribe_arrays(self, audios: Sequence[np.ndarray]) -> list[str]:

@@ -32,6 +32,7 @@ from workbench.export.adapter_check import (
     check_adapter_fits,
     check_base_untouched,
     read_adapter_info,
+    touches_encoder,
 )
 from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon, load_lexicon
 from workbench.models.info import model_fingerprint
@@ -254,10 +255,9 @@ def evaluate_adapter(
     """
     adapter = Path(adapter)
     info = read_adapter_info(adapter)  # refuse a broken or pickled package before any work
-    targets = info["config"].get("target_modules") or []
     # An adapter that leaves the encoder alone gives base and adapted the same encoder
     # outputs: compute them once per clip (most of a CPU's decoding time).
-    share_encoder = not isinstance(targets, str) and not any(".encoder." in t for t in targets)
+    share_encoder = not touches_encoder(info["config"])
     sets, independence = _sets(recipe, data, log)
     if not sets:
         raise EvalError(

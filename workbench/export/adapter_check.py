@@ -67,6 +67,13 @@ class AdapterError(ValueError):
     """An adapter that must not be used with this model; the message says why."""
 
 
+def touches_encoder(config: dict) -> bool:
+    """Whether an adapter's peft config (``read_adapter_info(...)["config"]``) targets any
+    encoder module; a regex string of targets counts as touching it, the safe answer."""
+    targets = config.get("target_modules") or []
+    return isinstance(targets, str) or any(".encoder." in str(t) for t in targets)
+
+
 def read_adapter_info(folder: str | Path) -> dict:
     """The adapter's config and workbench metadata, after checking the folder's files.
 
