@@ -6,17 +6,13 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import LIBRIVOX
-from tests.train.conftest import write_tiny_recipe
+from tests.train.conftest import tiny_package
 from workbench.audio import load_audio
 from workbench.cli import main
 from workbench.decoding.gate import TermGate
 from workbench.export.adapter_check import read_adapter_info, touches_encoder
-from workbench.export.package import export_peft
 from workbench.lexicon import Lexicon, Term
 from workbench.models.loading import load_model
-from workbench.recipe import load_recipe
-from workbench.runs import RunDir
-from workbench.train.loop import train_recipe
 from workbench.transcribe import AdapterSet, DecodeOptions, Transcriber
 
 CLIPS = sorted(LIBRIVOX.glob("*.wav"))[:3]
@@ -27,19 +23,14 @@ OPTIONS = DecodeOptions(max_new_tokens=6)
 def package(tmp_path_factory, tiny_model_dir, speech_manifests):
     """A decoder-only adapter package of the tiny model, trained hard enough to write
     differently from the base."""
-    folder = tmp_path_factory.mktemp("gate")
-    recipe = write_tiny_recipe(
-        folder / "recipe.yaml",
+    return tiny_package(
+        tmp_path_factory.mktemp("gate"),
         tiny_model_dir,
         speech_manifests,
         "tiny-gate",
-        extra="lora: {rank: 4, top_encoder_layers: 0, top_decoder_layers: 2}\n"
+        "lora: {rank: 4, top_encoder_layers: 0, top_decoder_layers: 2}\n"
         "train: {batch_size: 2, max_steps: 3, learning_rate: 1.0e-1}\n",
     )
-    run = RunDir(folder / "run")
-    train_recipe(load_recipe(recipe), run, log=lambda m: None)
-    pkg, _ = export_peft(run.root, folder / "pkg")
-    return pkg
 
 
 def both(tiny_model_dir, package):

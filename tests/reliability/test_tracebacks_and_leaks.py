@@ -91,21 +91,16 @@ def test_a_bad_model_id_is_one_line(tmp_path, capsys, spec):
 def test_a_bad_lexicon_in_an_adapter_package_with_lexicon_prompt(
     tmp_path, capsys, tiny_model_dir, speech_manifests
 ):
-    from workbench.export.package import export_peft
-    from workbench.runs import RunDir
-    from workbench.train.loop import train_recipe
+    from tests.train.conftest import tiny_package
 
-    recipe = write_tiny_recipe(
-        tmp_path / "r.yaml",
+    package = tiny_package(
+        tmp_path,
         tiny_model_dir,
         speech_manifests,
         "lexpkg",
-        extra="lora: {rank: 2, top_encoder_layers: 1, top_decoder_layers: 1}\n"
+        "lora: {rank: 2, top_encoder_layers: 1, top_decoder_layers: 1}\n"
         "train: {batch_size: 2, max_steps: 1}\n",
     )
-    run = RunDir(tmp_path / "run")
-    train_recipe(load_recipe(recipe), run, log=lambda m: None)
-    package, _ = export_peft(run.root, tmp_path / "pkg")
     (package / "lexicon.tsv").write_text("name\tkind\naspirin\tdrug\n")  # no term column
     from tests.conftest import LIBRIVOX
 

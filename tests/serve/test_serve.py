@@ -19,11 +19,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from tests.conftest import LIBRIVOX, PROJECT
-from tests.train.conftest import write_tiny_recipe
-from workbench.export.package import export_peft
-from workbench.recipe import load_recipe
-from workbench.runs import RunDir
-from workbench.train.loop import train_recipe
+from tests.train.conftest import tiny_package
 
 openai = pytest.importorskip("openai", reason="pip install -e '.[test]' installs openai")
 
@@ -38,17 +34,15 @@ def packages(tmp_path_factory, tiny_model_dir, speech_manifests):
     """Two adapter packages: 'clinic' (with a lexicon its recipe prompts with) and a second
     one with other weights and no lexicon, served as 'plant'."""
     folder = tmp_path_factory.mktemp("serve")
-    recipe = write_tiny_recipe(
-        folder / "recipe.yaml",
+    clinic = tiny_package(
+        folder,
         tiny_model_dir,
         speech_manifests,
         "tiny-serve",
-        extra="lora: {rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}\n"
+        "lora: {rank: 4, top_encoder_layers: 1, top_decoder_layers: 1}\n"
         "train: {batch_size: 2, max_steps: 2, learning_rate: 5.0e-2}\n",
+        package="clinic",
     )
-    run = RunDir(folder / "run")
-    train_recipe(load_recipe(recipe), run, log=lambda m: None)
-    clinic, _ = export_peft(run.root, folder / "clinic")
     shutil.copy(PROJECT / "domains" / "medical" / "lexicon.tsv", clinic / "lexicon.tsv")
     settings = yaml.safe_load((clinic / "recipe.yaml").read_text())
     settings["lexicon"] = {"prompt": True}

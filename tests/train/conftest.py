@@ -43,3 +43,20 @@ train: {batch_size: 2, max_steps: 6, learning_rate: 1.0e-2, log_steps: 1, save_s
         )
 
     return make
+
+
+def tiny_package(
+    folder: Path, model_dir: Path, manifests: dict, name: str, extra: str, package: str = "pkg"
+) -> Path:
+    """An adapter package of the tiny model: ``extra`` (lora and train settings) trained in
+    ``folder``, then exported to ``folder / package``."""
+    from workbench.export.package import export_peft
+    from workbench.recipe import load_recipe
+    from workbench.runs import RunDir
+    from workbench.train.loop import train_recipe
+
+    recipe = write_tiny_recipe(folder / f"{name}.yaml", model_dir, manifests, name, extra=extra)
+    run = RunDir(folder / f"{name}-run")
+    train_recipe(load_recipe(recipe), run, log=lambda m: None)
+    out, _ = export_peft(run.root, folder / package)
+    return out
