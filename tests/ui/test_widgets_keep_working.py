@@ -115,7 +115,7 @@ def test_a_bad_file_in_try_it_gives_one_sentence_without_its_temporary_path(ws):
     tab = build(ws, create_try_tab)
     fake = upload_file("fake_audio.wav", b"this is not audio")
     *texts, note = tab["on_go"]("r1", str(fake))
-    assert texts == [gr.skip()] * 4
+    assert texts == [gr.skip()] * 5
     assert note.startswith("⚠ fake_audio.wav:") and "/" not in note
 
 

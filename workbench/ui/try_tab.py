@@ -1,5 +1,6 @@
 """Try it tab: record or upload a clip and read the base and adapted transcripts side by
-side, with and without the lexicon prompt."""
+side, with and without the lexicon prompt, and with the lexicon boost the run's package would
+decode with by default (its tuned or evaluated strength)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import gradio as gr
 import numpy as np
 
 from workbench.audio import AudioError, AudioTooLong, load_audio
+from workbench.lexicon import Lexicon
 from workbench.ui.common import Shared, in_place, require_run
 from workbench.ui.uploads import discard_upload
 
@@ -45,8 +47,16 @@ def transcribe_four(
     audio: np.ndarray,
     language: str | None,
     prompt: str | None,
+    lexicon: Lexicon | None = None,
+    boost: float = 0.0,
 ) -> dict[str, str]:
-    """Base and adapted transcripts, each with and without the lexicon prompt (if any)."""
+    """Base and adapted transcripts, each with and without the lexicon prompt (if any), and
+    ``"adapted + boost"`` when ``boost`` is above 0: the adapter decoding with the lexicon
+    boost toward ``lexicon`` and its known misrecognitions rewritten, as the exported
+    package decodes by default."""
+    from workbench.decoding.boost import boost_processor
+    from workbench.decoding.rewrite import Rewriter
+    from workbench.lexicon import UNSPACED_LANGUAGES
     from workbench.transcribe import DecodeOptions, Transcriber
 
     with cache.lock:
@@ -61,6 +71,15 @@ def transcribe_four(
             with loaded.model.disable_adapter():
                 out["base" + suffix] = transcriber.transcribe_arrays([audio])[0]
             out["adapted" + suffix] = transcriber.transcribe_arrays([audio])[0]
+        if boost > 0 and lexicon is not None and len(lexicon):
+            spaced = (language or "en") not in UNSPACED_LANGUAGES
+            processor = boost_processor(lexicon, loaded.processor.tokenizer, boost, spaced=spaced)
+            transcriber = Transcriber(
+                loaded, DecodeOptions(language=language), batch_size=1,
+                logits_processor=[processor] if processor is not None else (),
+            )  # fmt: skip
+            text = transcriber.transcribe_arrays([audio])[0]
+            out["adapted + boost"] = Rewriter(lexicon, spaced=spaced)(text)
     return out
 
 
@@ -82,8 +101,13 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
     with gr.Row():
         base_p = gr.Textbox(label="base + lexicon prompt", elem_id="try-base-prompt")
         adapted_p = gr.Textbox(label="adapted + lexicon prompt", elem_id="try-adapted-prompt")
+    boosted = gr.Textbox(
+        label="adapted + lexicon boost (as the exported package decodes by default)",
+        elem_id="try-adapted-boost",
+        visible=False,
+    )
 
-    @in_place(5)
+    @in_place(6)
     def on_go(run_id: str | None, path: str | None):
         run = require_run(ws, run_id)
         if not path:
@@ -103,17 +127,22 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
             discard_upload(path)
             raise gr.Error(f"{Path(path).name}: {exc.reason}", print_exception=False) from None
         from workbench.data.prepare import recipe_lexicon
+        from workbench.export.boost_setting import boost_setting
         from workbench.recipe import load_recipe
         from workbench.transcribe import UNPROMPTED_NOTE
+        from workbench.ui.compare_tab import read_report
 
         recipe = load_recipe(  # the run's own resolved copy, written by the workbench
             run.recipe, check_model=False
         )
         lexicon = recipe_lexicon(recipe)
         prompt = lexicon.prompt_text() if lexicon else None
+        report = read_report(run.report)
+        boost = boost_setting(recipe, report, lexicon is not None)
         texts = transcribe_four(
-            cache, recipe.base_model, run.adapter, samples, recipe.language, prompt
-        )
+            cache, recipe.base_model, run.adapter, samples, recipe.language, prompt,
+            lexicon, float(boost["boost"]),
+        )  # fmt: skip
         none = "(this run's recipe has no lexicon)"
         label = "adapted + lexicon prompt"
         if prompt and not recipe.train.prompt_p:
@@ -123,15 +152,21 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
             texts["adapted"],
             texts.get("base + prompt", none),
             gr.update(value=texts.get("adapted + prompt", none), label=label),
+            gr.update(
+                value=texts.get("adapted + boost", ""),
+                label=f"adapted + lexicon boost {boost['boost']:g} ({boost['source']})",
+                visible="adapted + boost" in texts,
+            ),
             "",
         )
 
-    go.click(on_go, [shared.run, audio], [base, adapted, base_p, adapted_p, message])
+    go.click(on_go, [shared.run, audio], [base, adapted, base_p, adapted_p, boosted, message])
     return {
         "audio": audio,
         "go": go,
         "base": base,
         "adapted": adapted,
+        "boosted": boosted,
         "message": message,
         "on_go": on_go,
     }
