@@ -677,6 +677,9 @@ class EvalSpec(Spec):
     # transcripts flip a near-tie word in bf16 (measured on the medical recipe), so figures
     # then depend on the hardware. The decoder always runs in the model's own precision.
     encoder_precision: Literal["auto", "fp32", "bf16"] = "fp32"
+    # Where a teacher labelled the training data or train.teacher names one, decode the sets
+    # with it too: a third system beside the student before and after (it costs its time).
+    teacher: bool = True
 
     def check(self) -> list[tuple[str, str]]:
         out = [
