@@ -382,8 +382,9 @@ register_union(UnlabeledSpec, "source", UNLABELED_SOURCES)
 class DataSpec(Spec):
     """Where the speech comes from: training, in-domain evaluation, general (forgetting)."""
 
-    train: list[SourceSpec] = field(default_factory=list)
-    eval: list[SourceSpec] = field(default_factory=list)
+    train: list[SourceSpec] = field(default_factory=list)  # what the adapter learns from
+    eval: list[SourceSpec] = field(default_factory=list)  # in-domain speech it is judged on
+    # General speech, never trained on: the report's measure of forgetting.
     general: list[SourceSpec] = field(default_factory=list)
     # General-domain speech mixed into training batches (replay, distillation). Kept apart
     # from `general`, which measures forgetting and must stay unseen.
