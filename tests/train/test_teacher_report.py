@@ -11,7 +11,13 @@ from conftest import need_librivox
 
 from workbench.audio import load_audio
 from workbench.cli import main
-from workbench.evaluate.compare import evaluate_adapter, summary_table, teacher_gap, write_report
+from workbench.evaluate.compare import (
+    evaluate_adapter,
+    summary_table,
+    teacher_gap,
+    teacher_lines,
+    write_report,
+)
 from workbench.evaluate.html import render_report
 from workbench.evaluate.teacher import find_teacher
 from workbench.label import SUMMARY, label_audio
@@ -187,6 +193,28 @@ def test_a_teacher_that_is_gone_is_left_out(student, tmp_path):
     assert any("no summary.json" in line for line in said)
 
 
-def test_teacher_gap():
+def test_teacher_gap_and_its_lines():
     assert teacher_gap(0.5, 0.3, 0.1) == {"before": 0.4, "after": 0.2, "closed": 0.5}
     assert teacher_gap(0.1, 0.2, 0.2)["closed"] is None  # not behind the teacher before
+    sets = {
+        name: {"base": {"wer": b}, "adapted": {"wer": a}, "teacher": {"wer": t}}
+        for name, (b, a, t) in {
+            "eval": (0.3, 0.15, 0.1),
+            "general": (0.1, 0.2, 0.05),
+            "other": (0.04, 0.08, 0.04),
+        }.items()
+    }
+    for data in sets.values():
+        data["teacher_gap"] = teacher_gap(
+            data["base"]["wer"], data["adapted"]["wer"], data["teacher"]["wer"]
+        )
+    lines = teacher_lines({"teacher": {"model": "m", "named_by": "train.teacher"}, "sets": sets})
+    assert lines == [
+        "teacher: m (train.teacher)",
+        "eval: WER teacher 0.100, student before 0.300, after 0.150; "
+        "training closed 75% of the gap to the teacher",
+        "general: WER teacher 0.050, student before 0.100, after 0.200; "
+        "training widened the gap to the teacher by 10.0 points",
+        "other: WER teacher 0.040, student before 0.040, after 0.080; "
+        "the student was not behind the teacher before training; after, 4.0 points behind",
+    ]

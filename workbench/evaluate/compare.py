@@ -651,7 +651,9 @@ def teacher_lines(report: dict) -> list[str]:
             continue
         gap = data["teacher_gap"]
         if gap["closed"] is None:
-            closed = "the student was not behind the teacher before training"
+            closed = "the student was not behind the teacher before training" + (
+                f"; after, {100 * gap['after']:.1f} points behind" if gap["after"] > 0 else ""
+            )
         elif gap["closed"] >= 0:
             closed = f"training closed {100 * gap['closed']:.0f}% of the gap to the teacher"
         else:
