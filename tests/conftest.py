@@ -92,22 +92,43 @@ def need_librivox() -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory):
-    """A Hugging Face Whisper folder: a tiny random model with tiny.en's real tokenizer."""
-    import torch
-    from transformers import WhisperForConditionalGeneration
-
-    folder = tmp_path_factory.mktemp("tiny_whisper")
-    torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(tiny_whisper_config())
-    meta = meta_dir(BUNDLED["tiny.en"])
-    tokenizer = build_tokenizer(meta / "tokenizer.json", model.config.vocab_size)
+def tiny_whisper_folder(
+    folder: Path, *, seed: int = 0, bundled: str = "tiny.en", vocab_size: int = 51864
+) -> Path:
+    """A Hugging Face Whisper folder: a tiny random model (weights from ``seed``) with the
+    real tokenizer of the bundled model ``bundled`` (tiny.en: English-only; base:
+    multilingual, vocabulary 51865)."""
+    torch.manual_seed(seed)
+    model = WhisperForConditionalGeneration(tiny_whisper_config(vocab_size))
+    meta = meta_dir(BUNDLED[bundled])
+    tokenizer = build_tokenizer(meta / "tokenizer.json", vocab_size)
     ct2_config = json.loads((meta / "config.json").read_text())
     model.generation_config = build_generation_config(model.config, tokenizer, ct2_config)
     model.save_pretrained(folder)
     WhisperProcessor(WhisperFeatureExtractor(), tokenizer).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A Hugging Face Whisper folder: a tiny random model with tiny.en's real tokenizer."""
+    return tiny_whisper_folder(tmp_path_factory.mktemp("tiny_whisper"))
+
+
+@pytest.fixture(scope="session")
+def other_english(tmp_path_factory):
+    """Another tiny model with tiny.en's tokenizer: other weights, the same tokens."""
+    return tiny_whisper_folder(
+        tmp_path_factory.mktemp("teacher_en"), seed=1, bundled="tiny.en", vocab_size=51864
+    )
+
+
+@pytest.fixture(scope="session")
+def multilingual(tmp_path_factory):
+    """A tiny multilingual model (base's tokenizer): a tokenizer tiny.en does not share."""
+    return tiny_whisper_folder(
+        tmp_path_factory.mktemp("teacher_multi"), seed=2, bundled="base", vocab_size=51865
+    )
 
 
 @pytest.fixture(scope="session")

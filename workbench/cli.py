@@ -335,6 +335,7 @@ def _evaluate(
     foreign: bool = False,
     progress: Callable[[int, int], None] | None = None,
     tune_boost: bool | None = None,
+    teacher: bool | None = None,
 ) -> int:
     from workbench.data.prepare import DataError
     from workbench.decoding.tuning import TuningError
@@ -363,6 +364,7 @@ def _evaluate(
             lexicon_path=lexicon,
             foreign=foreign,
             tune_boost=tune_boost,
+            teacher=teacher,
             log=lambda m: print(m, flush=True),
             progress=progress,
         )
@@ -492,6 +494,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         force=args.force,
         foreign=args.foreign_adapter,
         tune_boost=args.tune_boost,
+        teacher=False if args.no_teacher else None,
     )
 
 
@@ -1012,6 +1015,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the adapter was made elsewhere (no workbench_adapter.json); its peft config "
         "must name the base model",
+    )
+    evaluate.add_argument(
+        "--no-teacher",
+        action="store_true",
+        help="leave out the teacher that labelled the training data (or train.teacher), "
+        "which is otherwise decoded as a third system; it saves its decoding time "
+        "(the recipe's eval.teacher: false does the same)",
     )
     _add_decoding_flags(evaluate, "the recipe's eval.decoding")
     evaluate.set_defaults(func=cmd_eval)

@@ -261,7 +261,7 @@ def _lexicon(recipe: Recipe, lexicon_path: str | Path | None, adapter: Path | No
     return lexicon
 
 
-def _teacher_language(recipe: Recipe, loaded) -> str | None:
+def teacher_language(recipe: Recipe, loaded) -> str | None:
     """The language the teacher is told: the recipe's; English for an English-only student
     (a multilingual teacher would otherwise detect it per clip); none for an English-only
     teacher, which refuses one."""
@@ -362,7 +362,7 @@ def label_audio(
             adapters = AdapterSet(loaded, [adapter] if adapter else [], foreign=foreign_adapter)
         except AdapterError as exc:
             raise LabelError(f"--teacher-adapter: {exc}") from None
-        language = _teacher_language(recipe, loaded)
+        language = teacher_language(recipe, loaded)
         prompt = lexicon.prompt_text() if (recipe.lexicon.prompt and lexicon) else None
         options = DecodeOptions(
             decoding=recipe.eval.decoding_options(),

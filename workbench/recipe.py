@@ -382,8 +382,9 @@ register_union(UnlabeledSpec, "source", UNLABELED_SOURCES)
 class DataSpec(Spec):
     """Where the speech comes from: training, in-domain evaluation, general (forgetting)."""
 
-    train: list[SourceSpec] = field(default_factory=list)
-    eval: list[SourceSpec] = field(default_factory=list)
+    train: list[SourceSpec] = field(default_factory=list)  # what the adapter learns from
+    eval: list[SourceSpec] = field(default_factory=list)  # in-domain speech it is judged on
+    # General speech, never trained on: the report's measure of forgetting.
     general: list[SourceSpec] = field(default_factory=list)
     # General-domain speech mixed into training batches (replay, distillation). Kept apart
     # from `general`, which measures forgetting and must stay unseen.
@@ -677,6 +678,9 @@ class EvalSpec(Spec):
     # transcripts flip a near-tie word in bf16 (measured on the medical recipe), so figures
     # then depend on the hardware. The decoder always runs in the model's own precision.
     encoder_precision: Literal["auto", "fp32", "bf16"] = "fp32"
+    # Where a teacher labelled the training data or train.teacher names one, decode the sets
+    # with it too: a third system beside the student before and after (it costs its time).
+    teacher: bool = True
 
     def check(self) -> list[tuple[str, str]]:
         out = [

@@ -3,15 +3,8 @@ tokenizer, and the refusal, at recipe validation and in the trainer, when they d
 
 from __future__ import annotations
 
-import json
-
 import pytest
-import torch
-from conftest import tiny_whisper_config
-from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
 
-from workbench.models.bundled import BUNDLED, meta_dir
-from workbench.models.convert import build_generation_config, build_tokenizer
 from workbench.recipe import RecipeError, load_recipe
 from workbench.runs import RunDir
 from workbench.train.loop import Trainer, TrainError, train_recipe
@@ -19,34 +12,6 @@ from workbench.train.loop import Trainer, TrainError, train_recipe
 
 def quiet(message: str) -> None:
     pass
-
-
-def _tiny_folder(folder, *, seed: int, bundled: str, vocab_size: int):
-    torch.manual_seed(seed)
-    model = WhisperForConditionalGeneration(tiny_whisper_config(vocab_size))
-    meta = meta_dir(BUNDLED[bundled])
-    tokenizer = build_tokenizer(meta / "tokenizer.json", vocab_size)
-    ct2_config = json.loads((meta / "config.json").read_text())
-    model.generation_config = build_generation_config(model.config, tokenizer, ct2_config)
-    model.save_pretrained(folder)
-    WhisperProcessor(WhisperFeatureExtractor(), tokenizer).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def other_english(tmp_path_factory):
-    """Another tiny model with tiny.en's tokenizer: other weights, the same tokens."""
-    return _tiny_folder(
-        tmp_path_factory.mktemp("teacher_en"), seed=1, bundled="tiny.en", vocab_size=51864
-    )
-
-
-@pytest.fixture(scope="module")
-def multilingual(tmp_path_factory):
-    """A tiny multilingual model (base's tokenizer): a tokenizer tiny.en does not share."""
-    return _tiny_folder(
-        tmp_path_factory.mktemp("teacher_multi"), seed=2, bundled="base", vocab_size=51865
-    )
 
 
 def test_kl_toward_a_teacher_with_the_same_tokenizer(

@@ -191,3 +191,57 @@ def test_validate_reads_the_files_inside_the_workspace_only(ws, tmp_path):
     outside.write_text("secret,columns\nx,y\n")
     problems = open_text(text.replace("m.csv", str(outside)), folder, ws, check_inputs=True)
     assert "secret" not in " ".join(p.message for p in problems.problems)
+
+
+def test_general_dev_and_unlabeled_are_edited_with_the_other_data_lists(ws):
+    from pathlib import Path
+
+    from workbench.recipe import DataSpec
+    from workbench.ui.recipe_editor import DATA_SPLITS
+    from workbench.ui.recipe_form import data_list_help
+    from workbench.ui.recipes_tab import DATA_LABEL, data_lists_markdown
+
+    # Every list of sources in DataSpec, and only those, is in the YAML block, not the form.
+    lists = [f.name for f in dataclasses.fields(DataSpec) if f.name in DATA_SPLITS]
+    assert DATA_SPLITS == ("train", "eval", "general", "replay", "general_dev", "unlabeled")
+    assert lists == list(DATA_SPLITS) and not {f"data.{s}" for s in DATA_SPLITS} & {
+        f.key for f in FIELDS
+    }
+    helps = data_list_help()
+    assert all(helps[s] for s in DATA_SPLITS) and "workbench label" in helps["unlabeled"]
+    assert "forgetting guard" in helps["general_dev"]
+    assert all(f"`{s}:`" in data_lists_markdown() for s in DATA_SPLITS)
+    assert "general_dev, unlabeled" in DATA_LABEL
+
+    # Edited in the block, they land in the YAML, validate, reopen and save with their paths.
+    folder = ws.root / "elsewhere"
+    (folder / "clips").mkdir(parents=True)
+    (folder / "dev.jsonl").write_text("")
+    opened = open_recipe(Path(MEDICAL), ws)
+    block = opened.data_text + (
+        "general_dev: [{source: manifest, path: dev.jsonl}]\n"
+        "unlabeled: [{source: audio, path: clips, limit: 40}]\n"
+    )
+    text, errors = compose(opened.text, opened.values, opened.values, block)
+    assert errors == {}
+    data = yaml.safe_load(text)["data"]
+    assert data["general_dev"] == [{"source": "manifest", "path": "dev.jsonl"}]
+    assert data["unlabeled"] == [{"source": "audio", "path": "clips", "limit": 40}]
+    assert data["train"] == yaml.safe_load(opened.data_text)["train"]  # the rest kept
+    reopened = open_text(text, folder, ws)
+    assert reopened.problems == []
+    shown = yaml.safe_load(reopened.data_text)
+    assert shown["unlabeled"] == data["unlabeled"] and shown["general_dev"] == data["general_dev"]
+    saved = load_recipe(save_recipe(ws, "with-unlabeled", text, folder))
+    assert saved.data.unlabeled[0].path == str(folder / "clips")
+    assert saved.data.unlabeled[0].limit == 40
+    assert saved.data.general_dev[0].path == str(folder / "dev.jsonl")
+
+    # Emptied in the block, they leave the YAML; a wrong kind of source names the field.
+    text, errors = compose(text, reopened.values, reopened.values, opened.data_text)
+    assert errors == {} and not {"general_dev", "unlabeled"} & set(yaml.safe_load(text)["data"])
+    bad = block.replace("source: audio", "source: manifest")
+    problems = open_text(compose(opened.text, opened.values, opened.values, bad)[0], folder, ws)
+    by_field, _ = field_problems(problems.problems)
+    assert "data.unlabeled" in " ".join(p.key for p in problems.problems)
+    assert "manifest" in by_field["data"]

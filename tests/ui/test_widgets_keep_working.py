@@ -339,6 +339,64 @@ def test_compare_explains_its_figures_and_pages_the_utterances():
     assert "22 utterance(s)" in html and page == 1
 
 
+def test_compare_shows_the_teacher_beside_the_student(ws):
+    from workbench.data.manifest import Utterance
+    from workbench.evaluate.compare import compare_set, teacher_gap
+    from workbench.evaluate.normalize import get_normalizer
+    from workbench.ui.compare_tab import FIGURES, create_compare_tab, explanations
+
+    refs = ["take two tablets daily", "check the pressure valve", "call the night nurse"]
+    utts = [
+        Utterance(id=f"u{i}", audio="", text=t, duration=2.0, speaker=f"v{i % 2}")
+        for i, t in enumerate(refs)
+    ]
+    hyps = {
+        "base": ["take to tablets", "check the valve", "call the nurse"],
+        "adapted": ["take two tablets daily", "check the valve", "call the night nurse"],
+        "teacher": ["take two tablets daily", "check the pressure valve", "call the nurse"],
+    }
+    data = compare_set(
+        utts, hyps, dict.fromkeys(hyps, 1.0), get_normalizer("en"), None, spaced=True
+    )
+    assert data["teacher_gap"] == teacher_gap(
+        data["base"]["wer"], data["adapted"]["wer"], data["teacher"]["wer"]
+    )
+    assert data["groups"]["speaker"]["v1"]["teacher"]["wer"] == 0.0
+    report = {
+        "recipe": "kd",
+        "base_model": "bundled:tiny.en",
+        "adapter": "/a",
+        "decoding": {"num_beams": 1, "summary": "greedy"},
+        "teacher": {"model": "bundled:base", "named_by": "/labels/summary.json"},
+        "sets": {"eval": data},
+    }
+    run = RunDir(ws.runs / "r1")
+    run.root.mkdir(parents=True)
+    run.write_status(state="done", phase="finished")
+    run.report.write_text(json.dumps(report))
+    tab = build(ws, create_compare_tab)
+    head, plots, _, rows, _, _ = tab["on_run"]("r1")
+    assert "<td>teacher</td>" in head and "teacher: bundled:base (labelled the training" in head
+    assert (
+        "WER teacher 0.083, student before 0.333, after 0.083" in head
+        and "training closed 100% of the gap" in head
+    )
+    assert "<th>WER teacher</th>" in head  # the breakdown by voice
+    assert "teacher" in plots and "teacher" in explanations() and "teacher" in FIGURES
+    assert "<th>teacher</th>" in rows and "check the pressure valve <span" in rows
+    del report["teacher"]
+    for name in ("teacher", "teacher_gap"):
+        del data[name]
+    for u in data["utterances"]:
+        del u["teacher"], u["teacher_wer"]
+    for row in data["groups"]["speaker"].values():
+        del row["teacher"]
+    run.report.write_text(json.dumps(report))
+    head, _, _, rows, _, _ = tab["on_run"]("r1")
+    assert "<td>teacher</td>" not in head and "WER teacher" not in head
+    assert "<th>teacher</th>" not in rows
+
+
 def test_the_page_script_is_served(ws):
     from workbench.ui.app import launch_options
     from workbench.ui.page_script import HEAD, TAB_KEY

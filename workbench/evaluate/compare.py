@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from workbench.decoding.tuning import tune_boost as tune_boost_on_dev
 from workbench.evaluate.groups import group_figures, group_lines
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
+from workbench.evaluate.teacher import decode_teacher, find_teacher
 from workbench.evaluate.terms import TermRecall, term_false_alarms, term_recall
 from workbench.export.adapter_check import (
     base_digest,
@@ -94,8 +96,9 @@ def compare_set(
 ) -> dict:
     """Figures and per-utterance detail for one set. ``hyps`` maps system name to texts;
     it holds ``base`` and ``adapted`` and, with prompting, ``base_prompt``/``adapted_prompt``,
-    with the lexicon boost ``base_boost``/``adapted_boost``, and with a lexicon the term gate
-    ``adapted_gated`` (:mod:`workbench.decoding.gate`). ``before_rewrite`` maps a boosted
+    with the lexicon boost ``base_boost``/``adapted_boost``, with a lexicon the term gate
+    ``adapted_gated`` (:mod:`workbench.decoding.gate`), and with a teacher ``teacher``
+    (:mod:`workbench.evaluate.teacher`). ``before_rewrite`` maps a boosted
     system to its texts before the misrecognition rewrite and the number of rewrites."""
     refs = [u.text for u in utts]
     audio_s = sum(u.duration or 0.0 for u in utts)
@@ -121,7 +124,7 @@ def compare_set(
                 "term_recall": None if r.recall is None else round(r.recall, 4),
                 **step,
             }
-    extra = [n for n in ("base_boost", "adapted_boost", "adapted_gated") if n in hyps]
+    extra = [n for n in ("base_boost", "adapted_boost", "adapted_gated", "teacher") if n in hyps]
     base, adapted = scores["base"], scores["adapted"]
     diff, low, high = wer_difference_interval(base, adapted)
     status = []
@@ -170,12 +173,26 @@ def compare_set(
         "unchanged": status.count("unchanged"),
         "utterances": utterances,
     }
+    if "teacher" in hyps:
+        out["teacher_gap"] = teacher_gap(base.wer, adapted.wer, scores["teacher"].wer)
     groups = group_figures(utts, hyps, normalize, lexicon, spaced)
     if groups:
         out["groups"] = groups
     if lexicon and recalls["base"] is not None:
         out["terms_missed_by_base"] = dict(recalls["base"].missed.most_common())
     return out
+
+
+def teacher_gap(base_wer: float, adapted_wer: float, teacher_wer: float) -> dict:
+    """How far the student was from its teacher (WER points, positive: behind it) before
+    and after training, and the share of that gap training closed (None when the student
+    was not behind the teacher to begin with)."""
+    before, after = base_wer - teacher_wer, adapted_wer - teacher_wer
+    return {
+        "before": round(before, 4),
+        "after": round(after, 4),
+        "closed": round((before - after) / before, 4) if before > 0 else None,
+    }
 
 
 def _sets(
@@ -236,6 +253,7 @@ def evaluate_adapter(
     lexicon_path: str | Path | None = None,
     foreign: bool = False,
     tune_boost: bool | None = None,
+    teacher: bool | None = None,
     log: Callable[[str], None] = print,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
@@ -248,7 +266,10 @@ def evaluate_adapter(
     lexicon other than the recipe's. ``tune_boost`` (default: the recipe's
     ``lexicon.tune_boost`` unless ``boost`` is given) chooses the boost on a dev part of the
     eval set, which is then not scored (:mod:`workbench.decoding.tuning`). ``foreign``: the
-    adapter was made elsewhere (no workbench marker; see :func:`check_adapter_fits`). The
+    adapter was made elsewhere (no workbench marker; see :func:`check_adapter_fits`).
+    ``teacher`` (default: the recipe's ``eval.teacher``) adds the teacher that labelled the
+    training data or that ``train.teacher`` names as a third system, ``teacher``, decoded
+    after the student with the same options (:mod:`workbench.evaluate.teacher`). The
     base weights are proved bit for bit untouched by loading the adapter before any base
     figure is computed. ``progress(done, total)`` counts clips decoded over all sets and
     systems (called with 0 before the first, then after each batch).
@@ -270,6 +291,8 @@ def evaluate_adapter(
     if tune_boost and data:
         raise EvalError("tuning the boost needs the recipe's eval and general sets, not --data")
     boost = recipe.lexicon.boost if boost is None else boost
+    teacher = recipe.eval.teacher if teacher is None else teacher
+    teacher_spec = find_teacher(recipe, log) if teacher else None
     loaded = load_model(recipe.base_model)
     base_sha = model_fingerprint(recipe.base_model, loaded.path)
     check_adapter_fits(adapter, recipe.base_model, loaded.model, base_sha, foreign=foreign)
@@ -332,7 +355,8 @@ def evaluate_adapter(
     if tuning is not None:
         report["boost_tuning"] = tuning.as_dict()
     merged = False
-    total, clips_done = len(systems) * sum(len(utts) for utts in sets.values()), 0
+    passes = len(systems) + (teacher_spec is not None)
+    total, clips_done = passes * sum(len(utts) for utts in sets.values()), 0
 
     def decoded(n: int) -> None:
         nonlocal clips_done
@@ -341,6 +365,7 @@ def evaluate_adapter(
             progress(clips_done, total)
 
     decoded(0)
+    done: dict[str, tuple] = {}  # per set: hyps, timing, before_rewrite, stats, gated
     for name, utts in sets.items():
         audio = [load_audio(u.audio) for u in utts]
         for u, a in zip(utts, audio, strict=True):
@@ -387,6 +412,25 @@ def evaluate_adapter(
             saved = cache.seconds if cache is not None else 0.0
             timing["adapted_gated"] = timing["base"] + timing["adapted"] - saved
             gated = sum(took)
+        done[name] = (hyps, timing, before_rewrite, stats, gated)
+    report["decoding"]["adapted_merged"] = merged
+    report["decoding"]["encoder_shared"] = share_encoder
+    report["decoding"]["encoder_precision"] = encoder_precision(loaded.model)
+    if merged:
+        loaded.model.unmerge_adapter()
+    if teacher_spec is not None:
+        # After the student, one model in memory at a time on a small machine.
+        del loaded, transcriber, cache
+        gc.collect()
+        texts, seconds, counts, report["teacher"] = decode_teacher(
+            teacher_spec, recipe, sets, log=log, progress=decoded
+        )
+        for name, (hyps, timing, _, stats, _) in done.items():
+            if name in texts:
+                hyps["teacher"], timing["teacher"] = texts[name], seconds[name]
+                stats["teacher"] = counts[name]
+    for name, utts in sets.items():
+        hyps, timing, before_rewrite, stats, gated = done[name]
         report["sets"][name] = compare_set(
             utts, hyps, timing, normalize, lexicon, spaced, before_rewrite
         )
@@ -399,11 +443,6 @@ def evaluate_adapter(
             report["sets"][name]["independent"] = independence["independent"]
             if not independence["independent"]:
                 report["sets"][name]["not_independent_because"] = independence["overlaps"]
-    report["decoding"]["adapted_merged"] = merged
-    report["decoding"]["encoder_shared"] = share_encoder
-    report["decoding"]["encoder_precision"] = encoder_precision(loaded.model)
-    if merged:
-        loaded.model.unmerge_adapter()
     return report
 
 
@@ -541,6 +580,7 @@ def write_report(
 SYSTEMS = (
     "base",
     "adapted",
+    "teacher",
     "adapted_gated",
     "base_prompt",
     "adapted_prompt",
@@ -589,8 +629,49 @@ def summary_table(report: dict) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(
-        lines + difference_lines(report) + false_alarm_lines(report) + group_lines(report)
+        lines
+        + difference_lines(report)
+        + teacher_lines(report)
+        + false_alarm_lines(report)
+        + group_lines(report)
     )
+
+
+def teacher_lines(report: dict) -> list[str]:
+    """The teacher's model, then per set the student's WER before and after against the
+    teacher's, and the share of the gap closed; a line saying why, where it was skipped."""
+    about = report.get("teacher")
+    if not about:
+        return []
+    if about.get("skipped"):
+        return [f"teacher {about['model']}: not compared ({about['skipped']})"]
+    lines = [f"teacher: {about['model']} ({_named_by(about)})"]
+    for name, data in report["sets"].items():
+        if "teacher" not in data:
+            continue
+        gap = data["teacher_gap"]
+        if gap["closed"] is None:
+            closed = "the student was not behind the teacher before training" + (
+                f"; after, {100 * gap['after']:.1f} points behind" if gap["after"] > 0 else ""
+            )
+        elif gap["closed"] >= 0:
+            closed = f"training closed {100 * gap['closed']:.0f}% of the gap to the teacher"
+        else:
+            closed = (
+                f"training widened the gap to the teacher by "
+                f"{100 * (gap['after'] - gap['before']):.1f} points"
+            )
+        lines.append(
+            f"{set_label(name, data)}: WER teacher {data['teacher']['wer']:.3f}, student before "
+            f"{data['base']['wer']:.3f}, after {data['adapted']['wer']:.3f}; {closed}"
+        )
+    return lines
+
+
+def _named_by(about: dict) -> str:
+    if about.get("named_by") == "train.teacher":
+        return "train.teacher"
+    return f"labelled the training data; {about.get('named_by')}"
 
 
 def false_alarm_lines(report: dict) -> list[str]:

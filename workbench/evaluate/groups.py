@@ -62,7 +62,8 @@ def group_figures(
 
 def group_lines(report: dict) -> list[str]:
     """The breakdown as plain-text lines: per set and field, one line per group with n,
-    base and adapted WER and term recall (and the boosted systems where present)."""
+    base and adapted WER and term recall (and the teacher, the gated and the boosted systems
+    where present)."""
     lines = []
     for name, data in report["sets"].items():
         for field, groups in (data.get("groups") or {}).items():
@@ -70,7 +71,14 @@ def group_lines(report: dict) -> list[str]:
             width = max(len(v) for v in groups)
             for value, row in groups.items():
                 parts = []
-                for system in ("base", "adapted", "adapted_gated", "base_boost", "adapted_boost"):
+                for system in (
+                    "base",
+                    "adapted",
+                    "teacher",
+                    "adapted_gated",
+                    "base_boost",
+                    "adapted_boost",
+                ):
                     f = row.get(system)
                     if f is None:
                         continue

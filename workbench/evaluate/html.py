@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from html import escape
 
-from workbench.evaluate.compare import SYSTEMS
+from workbench.evaluate.compare import SYSTEMS, teacher_lines
 
 COLORS = {
     "base": "#8a8f98",
     "adapted": "#2f7de1",
     "base_prompt": "#c49a3a",
     "adapted_prompt": "#3aa57a",
+    "teacher": "#8e44ad",
 }
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2330;max-width:1200px}
@@ -95,19 +96,30 @@ def figures_table(report: dict) -> str:
 
 def groups_table(report: dict) -> str:
     """Per set, by voice/speaker and by condition: a row per group with n, both systems' WER
-    and term recall, and term false alarms, so one good voice cannot hide a bad one."""
+    and term recall, and term false alarms, so one good voice cannot hide a bad one (and the
+    teacher's WER and term recall where the report has a teacher)."""
     parts = []
     for name, data in report["sets"].items():
+        teacher = "teacher" in data
         for field, groups in (data.get("groups") or {}).items():
             title = "voice / speaker" if field == "speaker" else field
             parts.append(
                 f"<h3>{escape(name)} by {title}</h3><table class='wb-groups'><tr><th>{title}</th>"
                 "<th>n</th><th>WER base</th><th>WER adapted</th><th>change</th>"
                 "<th>term recall base</th><th>term recall adapted</th>"
-                "<th>term false alarms base / adapted</th></tr>"
+                "<th>term false alarms base / adapted</th>"
+                + ("<th>WER teacher</th><th>term recall teacher</th>" if teacher else "")
+                + "</tr>"
             )
             for value, row in groups.items():
                 b, a = row["base"], row["adapted"]
+                t = row.get("teacher") or {}
+                with_teacher = (
+                    f"<td class='num'>{_pct(t.get('wer'))}</td>"
+                    f"<td class='num'>{_pct(t.get('term_recall'))}</td>"
+                    if teacher
+                    else ""
+                )
                 change = 100 * (a["wer"] - b["wer"])
                 alarms = (
                     f"{b['term_false_alarms']} / {a['term_false_alarms']}"
@@ -120,7 +132,7 @@ def groups_table(report: dict) -> str:
                     f"<td class='num {'broken' if change > 0 else 'fixed' if change < 0 else ''}'>"
                     f"{change:+.1f} pt</td><td class='num'>{_pct(b.get('term_recall'))}</td>"
                     f"<td class='num'>{_pct(a.get('term_recall'))}</td>"
-                    f"<td class='num'>{alarms}</td></tr>"
+                    f"<td class='num'>{alarms}</td>{with_teacher}</tr>"
                 )
             parts.append("</table>")
     return "\n".join(parts)
@@ -204,16 +216,25 @@ def charts(report: dict) -> str:
 
 
 def utterance_table(utterances: list[dict], set_name: str = "") -> str:
-    """Every utterance: reference, base and adapted, errors coloured (S, D, I)."""
+    """Every utterance: reference, base and adapted, errors coloured (S, D, I); and the
+    teacher's transcript with its WER where the report has a teacher."""
+    teacher = any("teacher" in u for u in utterances)
     parts = [
-        "<table class='wb-utterances'><tr><th>id</th><th>status</th><th>reference</th><th>base</th><th>adapted</th></tr>"
+        "<table class='wb-utterances'><tr><th>id</th><th>status</th><th>reference</th><th>base</th><th>adapted</th>"
+        + ("<th>teacher</th>" if teacher else "")
+        + "</tr>"
     ]
     for u in utterances:
+        told = (
+            f"<td>{escape(u.get('teacher', ''))} <span class='muted'>({_pct(u.get('teacher_wer'))})</span></td>"
+            if teacher
+            else ""
+        )
         parts.append(
             f"<tr><td>{escape((set_name + ': ') if set_name else '')}{escape(u['id'])}</td><td class='{u['status']}'>{u['status']}</td>"
             f"<td>{_aligned(u['adapted_alignment'], 'ref')}</td>"
             f"<td>{_aligned(u['base_alignment'], 'hyp')} <span class='muted'>({_pct(u['base_wer'])})</span></td>"
-            f"<td>{_aligned(u['adapted_alignment'], 'hyp')} <span class='muted'>({_pct(u['adapted_wer'])})</span></td></tr>"
+            f"<td>{_aligned(u['adapted_alignment'], 'hyp')} <span class='muted'>({_pct(u['adapted_wer'])})</span></td>{told}</tr>"
         )
     parts.append("</table>")
     return "\n".join(parts)
@@ -236,6 +257,14 @@ def _dependence_notes(report: dict) -> list[str]:
     return out
 
 
+def teacher_paragraph(report: dict) -> str:
+    """The teacher beside the student (:func:`teacher_lines`); empty without a teacher."""
+    lines = teacher_lines(report)
+    if not lines:
+        return ""
+    return "<div class='wb-teacher'>" + "".join(f"<p>{escape(x)}</p>" for x in lines) + "</div>"
+
+
 GENERATOR = "<meta name='generator' content='whisper-domain-workbench'>"
 
 
@@ -255,6 +284,7 @@ def render_report(report: dict) -> str:
         f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "
         f"{escape(decoding_line(report))}</p>",
         figures_table(report),
+        teacher_paragraph(report),
         *_dependence_notes(report),
         groups_table(report),
         decoding_table(report),

@@ -20,6 +20,7 @@ from workbench.evaluate.html import (
     decoding_table,
     figures_table,
     groups_table,
+    teacher_paragraph,
     utterance_table,
 )
 from workbench.ui.common import PREVIEW_SECONDS, Shared, friendly, run_of
@@ -48,6 +49,9 @@ FIGURES = {
     "fixed / broken / unchanged count the utterances whose WER went down / up / stayed",
     "adapted_gated": "the base model's transcript unless the adapted one changes a lexicon "
     "term: everyday speech stays as the base model writes it",
+    "teacher": "the model that labelled the training data (workbench label) or that training "
+    "distilled toward (train.teacher), decoded with the same settings: how far the student "
+    "was from it before training (base) and after (adapted)",
     "by voice / condition": "the same figures for each voice or speaker and each listening "
     "condition of a set, with n: one good voice cannot hide a bad one",
 }
@@ -148,6 +152,7 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
             + LEGEND
             + decoding_table(report)
             + "".join(f"<p>{escape(line)}</p>" for line in difference_lines(report))
+            + teacher_paragraph(report)
             + groups_table(report)
         )
         names = list(report["sets"])

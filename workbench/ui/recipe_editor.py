@@ -18,6 +18,7 @@ import yaml
 from workbench.recipe import Recipe, RecipeError, load_recipe, read_recipe_data
 from workbench.schema import Problem, safe_yaml
 from workbench.ui.recipe_form import (
+    DATA_LISTS,
     FormField,
     apply_form,
     form_fields,
@@ -28,7 +29,7 @@ from workbench.ui.recipe_form import (
 from workbench.ui.workspace import Workspace
 
 FIELDS: list[FormField] = form_fields()
-DATA_SPLITS = ("train", "eval", "general", "replay", "general_dev")
+DATA_SPLITS = DATA_LISTS  # the data lists edited as YAML, read from DataSpec
 
 
 @dataclass
@@ -43,7 +44,8 @@ class Opened:
 
 
 def data_block(data: dict) -> str:
-    """The data sources of recipe data (train, eval, general, replay) as YAML."""
+    """The data lists of recipe data (:data:`DATA_SPLITS`: train, eval, general, replay,
+    general_dev, unlabeled) as YAML."""
     sources = data.get("data") if isinstance(data.get("data"), dict) else {}
     block = {s: sources[s] for s in DATA_SPLITS if s in sources}
     return yaml.safe_dump(block, sort_keys=False, allow_unicode=True) if block else ""
@@ -137,7 +139,8 @@ def compose(
     except RecipeError as exc:
         block, errors["data"] = None, f"the data sources do not parse: {exc.problems[0].message}"
     if block is not None and not isinstance(block, dict):
-        block, errors["data"] = None, "expected train:, eval:, general:, replay: lists"
+        block = None
+        errors["data"] = "expected lists named " + ", ".join(f"{s}:" for s in DATA_SPLITS)
     if block is not None:
         unknown = sorted(set(block) - set(DATA_SPLITS))
         if unknown:

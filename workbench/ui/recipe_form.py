@@ -2,8 +2,10 @@
 
 Every scalar field of :class:`~workbench.recipe.Recipe` and its sections becomes one
 :class:`FormField` (key path, kind, choices, default, help), so the form can never drift
-from the schema: a field added to a spec appears in the form. The data sources (lists of
-specs of several kinds) are edited as a YAML block instead. :func:`apply_form` writes the
+from the schema: a field added to a spec appears in the form. The data sources (the lists
+of :class:`~workbench.recipe.DataSpec` whose items are specs of several kinds: train, eval,
+general, replay, general_dev, unlabeled; :data:`DATA_LISTS`) are edited as a YAML block
+instead. :func:`apply_form` writes the
 form's values into the recipe's own YAML data, touching only what changed, and
 :func:`rebase_paths` keeps relative paths right when a recipe is saved in another folder.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from workbench.augment.checks import NOISE_KINDS, ROOMS
-from workbench.recipe import WHISPER_LINEAR_MODULES, Recipe
+from workbench.recipe import WHISPER_LINEAR_MODULES, DataSpec, Recipe
 from workbench.schema import REGISTRIES
 
 # Choices for list fields whose items are plain strings in the schema.
@@ -28,7 +30,20 @@ LIST_CHOICES: dict[str, tuple[str, ...]] = {
     "augment.noise.kinds": NOISE_KINDS,
     "augment.reverb.rooms": ROOMS,
 }
-SKIPPED = ("data.train", "data.eval", "data.general", "data.replay")  # edited as YAML
+
+
+def source_lists(cls: type = DataSpec) -> tuple[str, ...]:
+    """The fields of ``cls`` that are lists of specs of several kinds (``source: ...``)."""
+    hints = get_type_hints(cls)
+    return tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if get_origin(hints[f.name]) is list and get_args(hints[f.name])[0] in REGISTRIES
+    )
+
+
+DATA_LISTS = source_lists()  # train, eval, general, replay, general_dev, unlabeled
+SKIPPED = tuple(f"data.{name}" for name in DATA_LISTS)  # edited as YAML
 Kind = Literal["bool", "int", "float", "str", "choice", "multi", "floats", "section"]
 
 
@@ -68,21 +83,47 @@ def _default(f: dataclasses.Field) -> Any:
     return None
 
 
-def _comments(cls: type) -> dict[str, str]:
-    """Help text per field: the trailing ``# comment`` on its line in the class source."""
+def _source_lines(cls: type) -> list[str]:
     import inspect
 
     try:
-        lines = inspect.getsource(cls).splitlines()
+        return inspect.getsource(cls).splitlines()
     except (OSError, TypeError):
-        return {}
+        return []
+
+
+def _comments(cls: type) -> dict[str, str]:
+    """Help text per field: the trailing ``# comment`` on its line in the class source."""
     out = {}
-    for line in lines:
+    for line in _source_lines(cls):
         code, _, comment = line.partition("  # ")
         name = code.strip().split(":")[0]
         if comment and name.isidentifier():
             out[name] = comment.strip()
     return out
+
+
+def comment_above(cls: type) -> dict[str, str]:
+    """Help text per field from the ``# comment`` lines just above it in the class source
+    (for fields whose comment is too long for the end of the line)."""
+    out, block = {}, []
+    for line in _source_lines(cls):
+        text = line.strip()
+        if text.startswith("# "):
+            block.append(text[2:])
+            continue
+        name = text.split(":")[0]
+        if block and name.isidentifier():
+            out[name] = " ".join(block)
+        block = []
+    return out
+
+
+def data_list_help() -> dict[str, str]:
+    """What each data list is for, from :class:`~workbench.recipe.DataSpec` (the comment
+    above the field, else the one after it)."""
+    above, after = comment_above(DataSpec), _comments(DataSpec)
+    return {name: above.get(name) or after.get(name, "") for name in DATA_LISTS}
 
 
 def form_fields(cls: type = Recipe, prefix: str = "") -> list[FormField]:

@@ -12,6 +12,7 @@ from workbench.recipe import RecipeError, available_domains
 from workbench.schema import Problem
 from workbench.ui.common import Shared, in_place
 from workbench.ui.recipe_editor import (
+    DATA_SPLITS,
     FIELDS,
     Opened,
     compose,
@@ -20,7 +21,7 @@ from workbench.ui.recipe_editor import (
     open_text,
     save_recipe,
 )
-from workbench.ui.recipe_form import FormField
+from workbench.ui.recipe_form import FormField, data_list_help
 from workbench.ui.workspace import WorkspaceError
 
 SECTION_TITLES = {
@@ -33,6 +34,7 @@ SECTION_TITLES = {
     "eval": "Evaluation decoding",
 }
 MODELS = ["bundled:tiny.en", "bundled:base", "openai/whisper-small"]
+DATA_LABEL = f"data sources ({', '.join(DATA_SPLITS)})"
 MAX_YAML_BYTES = 1_000_000
 
 
@@ -66,6 +68,18 @@ def _component(f: FormField, value: Any) -> gr.components.Component:
     if f.kind == "multi":
         return gr.CheckboxGroup(list(f.choices), value=value or [], **common)
     return gr.Textbox(value=_show(f, value), **common)
+
+
+def data_lists_markdown() -> str:
+    """One line per data list the YAML block takes, saying what it is for (DataSpec's own
+    comments), with an example of each kind of list."""
+    lines = [f"- `{name}:` {text}" for name, text in data_list_help().items()]
+    lines.append(
+        "\nEach list holds sources, e.g. `train: [{source: manifest, path: data/train.jsonl}]`; "
+        "`unlabeled` takes audio alone: `unlabeled: [{source: audio, path: my/clips}]` "
+        "(a folder, or a text file listing audio paths)."
+    )
+    return "\n".join(lines)
 
 
 def problems_markdown(problems: list[Problem], title: str = "") -> str:
@@ -105,11 +119,12 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
                     if name == "data":
                         data_code = gr.Code(
                             language="yaml",
-                            label="data sources (train, eval, general, replay)",
+                            label=DATA_LABEL,
                             interactive=True,
                             lines=10,
                             elem_id="recipe-data",
                         )
+                        gr.Markdown(data_lists_markdown(), elem_id="recipe-data-help")
         with gr.Column(scale=2):
             yaml_code = gr.Code(
                 language="yaml",
@@ -141,9 +156,7 @@ def create_recipes_tab(shared: Shared) -> dict[str, Any]:
         data_error = by_field.get("data")
         data_update = gr.update(
             value=opened.data_text,
-            label=f"data sources ⚠ {data_error}"
-            if data_error
-            else "data sources (train, eval, general, replay)",
+            label=f"data sources ⚠ {data_error}" if data_error else DATA_LABEL,
         )
         if opened.problems:
             text = problems_markdown(opened.problems, f"{len(opened.problems)} problem(s):")
