@@ -93,7 +93,28 @@ def test_the_choice_is_the_best_recall_within_half_a_point_of_general_wer():
     chosen, why = choose_boost(table)
     assert chosen == 2  # ties with 6 on recall: the weaker boost
     assert "refused for the general set: 3, 4" in why
+    assert "at most 1 per 1,000 words" in why
     assert choose_boost(table, max_general_wer_rise=0.03)[0] == 4
+
+
+def test_a_strength_writing_terms_into_everyday_speech_is_refused():
+    def alarms(boost, recall, false_alarms):
+        return GridPoint(boost, 0.2, recall, 0.100, false_alarms, 2000)
+
+    # 2 false alarms in 2,000 words is the limit (1 per 1,000); 3 is over
+    chosen, why = choose_boost([alarms(0, 0.4, 0), alarms(2, 0.6, 2), alarms(4, 0.8, 3)])
+    assert chosen == 2 and "refused for the general set: 4" in why
+    # where the model already writes more without the boost, the boost may not add any
+    chosen, _ = choose_boost([alarms(0, 0.4, 5), alarms(2, 0.6, 5), alarms(4, 0.8, 6)])
+    assert chosen == 2
+    chosen, why = choose_boost([alarms(0, 0.4, 0), alarms(2, 0.6, 4)], constraint_set="general_dev")
+    assert chosen == 0 and "general_dev set's WER" in why and "boost off" in why
+
+
+def test_general_dev_alone_can_hold_the_constraint():
+    utts = eval_set()
+    dev, reported = check_tunable({"eval": utts, "general_dev": utts[:2]}, LEXICON)
+    assert dev and reported
 
 
 def test_the_choice_is_off_when_nothing_helps_or_nothing_can_be_measured():

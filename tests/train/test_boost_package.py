@@ -3,7 +3,10 @@ serve decode with it by default, the cards say what it is (and what ct2 loses)."
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,7 +22,7 @@ from workbench.export.adapter_check import AdapterError
 from workbench.export.boost_setting import BOOST_FILE, read_package_boost
 from workbench.export.model_card import HOTWORDS_FILE
 from workbench.export.package import export_ct2, export_peft
-from workbench.recipe import load_recipe
+from workbench.recipe import ManifestSource, load_recipe
 from workbench.runs import RunDir, write_json_atomic
 from workbench.serve.app import create_app
 from workbench.serve.batching import BatchQueue
@@ -65,6 +68,36 @@ def test_evaluation_tunes_on_a_dev_part_it_does_not_report(trained):
     assert report["sets"]["general"]["n"] == 1  # the general set is reported whole
     assert report["decoding"]["boost"] == tuning["chosen"]
     assert ("adapted_boost" in report["sets"]["eval"]) == bool(tuning["chosen"])
+    assert tuning["constraint"]["set"] == "general"
+    assert "served both the constraint and the report" in tuning["note"]
+
+
+def test_tuning_holds_its_constraint_on_general_dev_when_the_recipe_has_one(
+    trained, speech_manifests, tmp_path
+):
+    recipe, run = trained
+    loaded = load_recipe(recipe)
+    # clips of their own (copies of two training clips): every split must have its own
+    rows = [json.loads(line) for line in speech_manifests["train"].read_text().splitlines()]
+    for row in rows[-2:]:
+        copy = tmp_path / f"dev-{Path(row['audio']).name}"
+        shutil.copyfile(row["audio"], copy)
+        row.update(id=f"dev-{row['id']}", audio=str(copy))
+    manifest = tmp_path / "general_dev.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows[-2:]))
+    dev_source = ManifestSource(path=str(manifest))
+    loaded = dataclasses.replace(
+        loaded, data=dataclasses.replace(loaded.data, general_dev=[dev_source])
+    )
+    lines: list[str] = []
+    report = evaluate_adapter(loaded, run.adapter, log=lines.append)
+    tuning = report["boost_tuning"]
+    assert tuning["constraint"]["set"] == "general_dev"
+    assert tuning["constraint"]["max_false_alarms_per_1k_words"] == 1.0
+    assert "general_dev" in tuning["note"] and "no part in the choice" in tuning["note"]
+    assert "general_dev" not in report["sets"]  # it chose; it is not reported
+    assert report["sets"]["general"]["n"] == 1
+    assert any("2 general_dev clips" in line for line in lines)
 
 
 def test_eval_refuses_tuning_with_data_or_with_a_boost(trained, speech_manifests, capsys):
@@ -77,7 +110,7 @@ def test_eval_refuses_tuning_with_data_or_with_a_boost(trained, speech_manifests
 
 
 def tuning_report(chosen: float) -> dict:
-    points = [GridPoint(0.0, 0.5, 0.2, 0.10, 0, 100), GridPoint(2.0, 0.4, 0.6, 0.102, 1, 100)]
+    points = [GridPoint(0.0, 0.5, 0.2, 0.10, 0, 100), GridPoint(2.0, 0.4, 0.6, 0.102, 0, 100)]
     tuning = BoostTuning(points, chosen, "the constructed table's choice", ["d1"], 4)
     return {
         "recipe": "tiny-boost",
@@ -104,7 +137,7 @@ def test_the_package_carries_the_tuned_boost_and_its_lexicon(package):
     assert read.boost == 2.0 and read.lexicon == package / "lexicon.tsv"
     card = (package / "README.md").read_text()
     assert "## Lexicon boost" in card and "strength **2**" in card
-    assert "| 2 | 0.600 | 0.400 | 0.102 | +0.2 pt | 1 | yes |" in card
+    assert "| 2 | 0.600 | 0.400 | 0.102 | +0.2 pt | 0 | yes |" in card
     assert "the other 4 clips only" in card
 
 

@@ -2,12 +2,16 @@
 
 ``lexicon.tune_boost: true`` (or ``workbench eval --tune-boost``) sets a fifth of the eval set
 aside as a **dev part**, chosen by carrier sentence (:func:`split_dev`), and decodes it and
-the general set with the adapted model at every strength of ``lexicon.boost_grid``. The
-choice (:func:`choose_boost`) is the strength with the highest dev term recall among those
-whose general-set WER rises at most :data:`MAX_GENERAL_WER_RISE` (0.5 point) over the same
-model without the boost; ties go to the weaker boost. The report then scores the eval set
-without its dev part, so that no reported figure was used to choose the strength, and
-records the table and the choice as ``report["boost_tuning"]``.
+a **constraint set** of everyday speech with the adapted model at every strength of
+``lexicon.boost_grid``. The constraint set is ``data.general_dev`` when the recipe has one, so
+that the general set's reported figures played no part in the choice; else the general set
+itself (the report says so). The choice (:func:`choose_boost`) is the strength with the
+highest dev term recall among those that keep the constraint set's WER within
+:data:`MAX_GENERAL_WER_RISE` (0.5 point) of the same model without the boost and its term
+false alarms at most :data:`MAX_FALSE_ALARMS_PER_1K` per 1,000 words (or no more than without
+the boost, where that is already above); ties go to the weaker boost. The report then scores
+the eval set without its dev part, so that no reported figure was used to choose the
+strength, and records the table and the choice as ``report["boost_tuning"]``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from workbench.lexicon import Lexicon
 DEV_FRACTION = 0.2
 # How far the general set's WER may rise over the same model without the boost (0.5 point).
 MAX_GENERAL_WER_RISE = 0.005
+# Lexicon terms written where everyday speech has none, per 1,000 of its words.
+MAX_FALSE_ALARMS_PER_1K = 1.0
 # Float error allowed when comparing WER differences with the limit.
 _EPSILON = 1e-9
 
@@ -94,7 +100,29 @@ class GridPoint:
     general_term_false_alarms: int
     general_words: int
 
-    def as_dict(self, baseline: GridPoint, limit: float) -> dict:
+    @property
+    def false_alarms_per_1k(self) -> float:
+        return (
+            1000 * self.general_term_false_alarms / self.general_words
+            if self.general_words
+            else 0.0
+        )
+
+    def meets(
+        self, baseline: GridPoint, max_wer_rise: float, max_false_alarms_per_1k: float
+    ) -> bool:
+        """Within both limits: WER rise over ``baseline``, and false alarms per 1,000 words
+        (at most the limit, or at most ``baseline``'s where that is already over it)."""
+        rise = self.general_wer - baseline.general_wer
+        alarms = max(max_false_alarms_per_1k, baseline.false_alarms_per_1k)
+        return rise <= max_wer_rise + _EPSILON and self.false_alarms_per_1k <= alarms + _EPSILON
+
+    def as_dict(
+        self,
+        baseline: GridPoint,
+        limit: float,
+        max_false_alarms_per_1k: float = MAX_FALSE_ALARMS_PER_1K,
+    ) -> dict:
         rise = self.general_wer - baseline.general_wer
         return {
             "boost": self.boost,
@@ -110,12 +138,16 @@ class GridPoint:
             )
             if self.general_words
             else None,
-            "meets_constraint": rise <= limit + _EPSILON,
+            "meets_constraint": self.meets(baseline, limit, max_false_alarms_per_1k),
         }
 
 
 def choose_boost(
-    points: Sequence[GridPoint], *, max_general_wer_rise: float = MAX_GENERAL_WER_RISE
+    points: Sequence[GridPoint],
+    *,
+    max_general_wer_rise: float = MAX_GENERAL_WER_RISE,
+    max_false_alarms_per_1k: float = MAX_FALSE_ALARMS_PER_1K,
+    constraint_set: str = "general",
 ) -> tuple[float, str]:
     """The chosen strength and why (module doc). ``points`` must hold boost 0: the baseline.
 
@@ -128,23 +160,27 @@ def choose_boost(
     if all(p.dev_term_recall is None for p in points):
         return 0.0, "the dev part holds no lexicon term: nothing to tune on; boost off"
     allowed = [
-        p for p in points if p.general_wer - baseline.general_wer <= max_general_wer_rise + _EPSILON
+        p for p in points if p.meets(baseline, max_general_wer_rise, max_false_alarms_per_1k)
     ]  # the baseline is always allowed
     best = max(allowed, key=lambda p: (p.dev_term_recall or 0.0, -p.boost))
     refused = sorted(p.boost for p in points if p not in allowed)
-    limit = f"{100 * max_general_wer_rise:g} point"
+    limit = (
+        f"{constraint_set} set's WER within {100 * max_general_wer_rise:g} point of the model "
+        f"without the boost and its term false alarms at most {max_false_alarms_per_1k:g} per "
+        "1,000 words"
+    )
     why = (
         f"highest dev term recall ({best.dev_term_recall or 0.0:.3f}, "
-        f"{baseline.dev_term_recall or 0.0:.3f} without the boost) among the strengths whose "
-        f"general-set WER rises at most {limit} over the model without the boost"
+        f"{baseline.dev_term_recall or 0.0:.3f} without the boost) among the strengths keeping "
+        f"the {limit}"
     )
     if best.boost == 0:
         why = (
             f"no strength raised the dev term recall ({baseline.dev_term_recall or 0.0:.3f} "
-            f"without the boost) while keeping the general-set WER within {limit}; boost off"
+            f"without the boost) while keeping the {limit}; boost off"
         )
     if refused:
-        why += f"; refused for the general set: {', '.join(f'{b:g}' for b in refused)}"
+        why += f"; refused for the {constraint_set} set: {', '.join(f'{b:g}' for b in refused)}"
     return best.boost, why
 
 
@@ -160,6 +196,8 @@ class BoostTuning:
     max_general_wer_rise: float = MAX_GENERAL_WER_RISE
     system: str = "adapted"
     notes: list[str] = field(default_factory=list)
+    constraint_set: str = "general"  # or "general_dev"
+    max_false_alarms_per_1k: float = MAX_FALSE_ALARMS_PER_1K
 
     def as_dict(self) -> dict:
         """``report["boost_tuning"]``."""
@@ -168,8 +206,9 @@ class BoostTuning:
             "system": self.system,
             "grid": [p.boost for p in self.points],
             "constraint": {
-                "set": "general",
+                "set": self.constraint_set,
                 "max_wer_rise": self.max_general_wer_rise,
+                "max_false_alarms_per_1k_words": self.max_false_alarms_per_1k,
                 "over": f"{self.system} without the boost",
             },
             "dev": {
@@ -179,12 +218,22 @@ class BoostTuning:
                 "(the reference with its terms masked), in the order of their hash",
             },
             "reported_n": self.reported_n,
-            "table": [p.as_dict(baseline, self.max_general_wer_rise) for p in self.points],
+            "table": [
+                p.as_dict(baseline, self.max_general_wer_rise, self.max_false_alarms_per_1k)
+                for p in self.points
+            ],
             "chosen": self.chosen,
             "why": self.why,
             "note": f"The eval set's figures in this report are on the other {self.reported_n} "
             f"clips only; the {len(self.dev_ids)} dev clips chose the strength and are not "
-            "scored. The general set served both the constraint and the report.",
+            "scored. "
+            + (
+                "The constraint was held on data.general_dev: the general set's figures played "
+                "no part in the choice."
+                if self.constraint_set == "general_dev"
+                else "The general set served both the constraint and the report (give "
+                "data.general_dev to keep them apart)."
+            ),
         }
 
 
@@ -200,6 +249,8 @@ def check_tunable(
     if lexicon is None or not len(lexicon):
         raise TuningError("tuning the boost needs a lexicon (lexicon.path or a domain pack)")
     missing = [name for name in ("eval", "general") if not sets.get(name)]
+    if sets.get("general_dev") and "general" in missing:
+        missing.remove("general")  # general_dev holds the constraint
     if missing:
         raise TuningError(
             f"tuning the boost needs the recipe's eval and general sets; it has no "
@@ -219,10 +270,12 @@ def tune_boost(
     grid: Sequence[float],
     batch_size: int = 8,
     max_general_wer_rise: float = MAX_GENERAL_WER_RISE,
+    max_false_alarms_per_1k: float = MAX_FALSE_ALARMS_PER_1K,
     log: Callable[[str], None] = print,
 ) -> tuple[BoostTuning, dict[str, list[Utterance]]]:
     """Tune the boost for ``loaded`` as it stands (the adapter active) and return the tuning
-    and ``sets`` with the dev part taken out of ``eval`` (module doc).
+    and ``sets`` with the dev part taken out of ``eval`` (module doc). ``sets["general_dev"]``,
+    when given, holds the constraint (and is not returned); else ``sets["general"]``.
 
     Raises:
         TuningError: no lexicon, no eval or general set, or an eval set too small to split.
@@ -235,16 +288,18 @@ def tune_boost(
     from workbench.transcribe import EncoderCache, Transcriber
 
     dev, reported = check_tunable(sets, lexicon, spaced=spaced)
+    constraint_name = "general_dev" if sets.get("general_dev") else "general"
+    constraint = sets[constraint_name]
     values = sorted({0.0, *map(float, grid)})
     log(
         f"tuning the boost over {', '.join(f'{v:g}' for v in values)} on {len(dev)} dev clips "
-        f"of the eval set (reported: the other {len(reported)}) and {len(sets['general'])} "
-        "general clips"
+        f"of the eval set (reported: the other {len(reported)}) and {len(constraint)} "
+        f"{constraint_name} clips"
     )
     tokenizer = loaded.processor.tokenizer
     rewriter = Rewriter(lexicon, spaced=spaced)
     texts: dict[str, dict[float, list[str]]] = {}
-    for name, utts in (("dev", dev), ("general", sets["general"])):
+    for name, utts in (("dev", dev), ("general", constraint)):
         audio = [load_audio(u.audio) for u in utts]
         cache = EncoderCache()  # one encoder pass per clip: only the decoding bonus changes
         texts[name] = {}
@@ -260,7 +315,7 @@ def tune_boost(
             texts[name][value] = [rewriter(t) for t in out] if value else out
         log(f"tuning: {name} decoded at {len(values)} strengths")
     dev_refs = [u.text for u in dev]
-    general_refs = [u.text for u in sets["general"]]
+    general_refs = [u.text for u in constraint]
     points = []
     for value in values:
         dev_score = score(dev_refs, texts["dev"][value], normalize, spaced=spaced)
@@ -278,7 +333,12 @@ def tune_boost(
                 general_words=general_score.ref_words,
             )
         )
-    chosen, why = choose_boost(points, max_general_wer_rise=max_general_wer_rise)
+    chosen, why = choose_boost(
+        points,
+        max_general_wer_rise=max_general_wer_rise,
+        max_false_alarms_per_1k=max_false_alarms_per_1k,
+        constraint_set=constraint_name,
+    )
     log(f"tuning: boost {chosen:g}: {why}")
     tuning = BoostTuning(
         points=points,
@@ -287,5 +347,8 @@ def tune_boost(
         dev_ids=[u.id for u in dev],
         reported_n=len(reported),
         max_general_wer_rise=max_general_wer_rise,
+        constraint_set=constraint_name,
+        max_false_alarms_per_1k=max_false_alarms_per_1k,
     )
-    return tuning, {**sets, "eval": reported}
+    kept = {name: utts for name, utts in sets.items() if name != "general_dev"}
+    return tuning, {**kept, "eval": reported}

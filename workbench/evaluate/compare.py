@@ -197,8 +197,9 @@ def teacher_gap(base_wer: float, adapted_wer: float, teacher_wer: float) -> dict
 
 def _sets(
     recipe: Recipe, data: list[str] | None, log: Callable[[str], None]
-) -> tuple[dict[str, list[Utterance]], dict | None]:
-    """The sets to evaluate, and what preparation found of the general set's independence."""
+) -> tuple[dict[str, list[Utterance]], dict | None, list[Utterance]]:
+    """The sets to evaluate, what preparation found of the general set's independence, and
+    ``data.general_dev`` (not evaluated: it holds the boost tuning's constraint)."""
     if data:
         sets = {}
         for path in data:
@@ -212,7 +213,7 @@ def _sets(
             prepared = prepare_data(one, log=log)
             _say_dropped(prepared, "eval", name, log)
             sets[name] = prepared.utterances("eval")
-        return sets, None
+        return sets, None, []
     prepared = prepare_data(recipe, log=log)
     for name in ("eval", "general"):
         _say_dropped(prepared, name, name, log)
@@ -231,7 +232,7 @@ def _sets(
                 "on this set's loss: it chose what the set reports (give data.general_dev)",
             ],
         }
-    return sets, independence
+    return sets, independence, prepared.utterances("general_dev")
 
 
 def _say_dropped(prepared: PreparedData, split: str, name: str, log: Callable[[str], None]) -> None:
@@ -279,7 +280,7 @@ def evaluate_adapter(
     # An adapter that leaves the encoder alone gives base and adapted the same encoder
     # outputs: compute them once per clip (most of a CPU's decoding time).
     share_encoder = not touches_encoder(info["config"])
-    sets, independence = _sets(recipe, data, log)
+    sets, independence, general_dev = _sets(recipe, data, log)
     if not sets:
         raise EvalError(
             f"recipe {recipe.name!r} has no eval or general data, and no --data was given"
@@ -317,8 +318,9 @@ def evaluate_adapter(
     spaced = language not in UNSPACED_LANGUAGES
     tuning = None
     if tune_boost:  # on the adapted model as loaded, before any merge
+        constraint = {"general_dev": general_dev} if general_dev else {}
         tuning, sets = tune_boost_on_dev(
-            loaded, options, sets, lexicon, normalize, spaced,
+            loaded, options, {**sets, **constraint}, lexicon, normalize, spaced,
             grid=recipe.lexicon.boost_grid, batch_size=recipe.eval.batch_size, log=log,
         )  # fmt: skip
         boost = tuning.chosen

@@ -44,10 +44,17 @@ def boost_setting(recipe: Recipe, report: dict | None, has_lexicon: bool) -> dic
         boost, source = 0.0, "the package has no lexicon"
     elif tuning:
         boost = float(tuning["chosen"])
+        constraint = tuning["constraint"]
         source = (
-            f"tuned on {tuning['dev']['n']} dev clips of the eval set, general-set WER within "
-            f"{100 * tuning['constraint']['max_wer_rise']:g} point of no boost"
+            f"tuned on {tuning['dev']['n']} dev clips of the eval set, "
+            f"{constraint.get('set', 'general')}-set WER within "
+            f"{100 * constraint['max_wer_rise']:g} point of no boost"
         )
+        if "max_false_alarms_per_1k_words" in constraint:
+            source += (
+                f" and at most {constraint['max_false_alarms_per_1k_words']:g} term false "
+                "alarm(s) per 1,000 words"
+            )
     elif report is not None:
         boost = float(report.get("decoding", {}).get("boost") or 0.0)
         source = "the strength the package's evaluation measured"

@@ -79,9 +79,10 @@ def tuning_table(report: dict | None) -> list[str]:
     tuning = (report or {}).get("boost_tuning")
     if not tuning:
         return []
+    name = tuning.get("constraint", {}).get("set", "general")
     lines = [
-        "| boost | dev term recall | dev WER | general WER | general WER rise "
-        "| general term false alarms | within the limit |",
+        f"| boost | dev term recall | dev WER | {name} WER | {name} WER rise "
+        f"| {name} term false alarms | within the limits |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in tuning["table"]:
