@@ -924,6 +924,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if len(refs) == len(clips) else EXIT_FAILED
 
 
+def _add_recipe_args(parser: argparse.ArgumentParser) -> None:
+    """The recipe file and its ``key.path=value`` overrides, as every recipe command takes."""
+    parser.add_argument("recipe", type=Path, help="recipe YAML file")
+    parser.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -936,8 +942,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = recipe_sub.add_parser(
         "validate", help="check a recipe; exit 0 if valid, 2 listing every problem"
     )
-    validate.add_argument("recipe", type=Path, help="recipe YAML file")
-    validate.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    _add_recipe_args(validate)
     validate.set_defaults(func=cmd_recipe_validate)
 
     data = sub.add_parser("data", help="prepare a recipe's data")
@@ -945,22 +950,19 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = data_sub.add_parser(
         "prepare", help="validate every source and write train/eval/general manifests"
     )
-    prepare.add_argument("recipe", type=Path, help="recipe YAML file")
-    prepare.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    _add_recipe_args(prepare)
     prepare.add_argument("--out", type=Path, help="folder for the manifests (default: the cache)")
     prepare.add_argument("--force", action="store_true", help="prepare again even if unchanged")
     prepare.set_defaults(func=cmd_data_prepare)
 
     train = sub.add_parser("train", help="train a recipe's adapter into a run folder")
-    train.add_argument("recipe", type=Path, help="recipe YAML file")
-    train.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    _add_recipe_args(train)
     train.add_argument("--run-dir", type=Path, help="run folder (default: runs/<name>-<time>)")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.set_defaults(func=cmd_train)
 
     run = sub.add_parser("run", help="prepare, train (as a subprocess), evaluate, export")
-    run.add_argument("recipe", type=Path, help="recipe YAML file")
-    run.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    _add_recipe_args(run)
     run.add_argument("--run-dir", type=Path, help="run folder (default: runs/<name>-<time>)")
     run.add_argument(
         "--resume", action="store_true", help="continue the run's training, then evaluate"
@@ -968,8 +970,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     evaluate = sub.add_parser("eval", help="compare the adapted model with the base model")
-    evaluate.add_argument("recipe", type=Path, help="recipe YAML file")
-    evaluate.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    _add_recipe_args(evaluate)
     evaluate.add_argument(
         "--adapter", type=Path, required=True, help="adapter folder (a run's adapter/)"
     )
@@ -1118,8 +1119,7 @@ def build_parser() -> argparse.ArgumentParser:
     label = sub.add_parser(
         "label", help="a teacher model's pseudo-labels for the recipe's data.unlabeled audio"
     )
-    label.add_argument("recipe", type=Path, help="recipe YAML file")
-    label.add_argument("overrides", nargs="*", metavar="key.path=value", help="overrides")
+    _add_recipe_args(label)
     label.add_argument(
         "--teacher",
         metavar="MODEL",
