@@ -1008,7 +1008,8 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="choose the boost from the recipe's lexicon.boost_grid on a dev fifth of the eval "
-        "set (then not scored), keeping general-set WER within 0.5 point of no boost "
+        "set (then not scored), keeping the WER of data.general_dev (else the general set) "
+        "within 0.5 point of no boost and its term false alarms at most 1 per 1,000 words "
         "(default: the recipe's lexicon.tune_boost)",
     )
     evaluate.add_argument(
