@@ -72,6 +72,15 @@ def test_evaluation_tunes_on_a_dev_part_it_does_not_report(trained):
     assert "served both the constraint and the report" in tuning["note"]
 
 
+def test_evaluation_with_a_boost_adds_the_boosted_systems_to_every_set(trained):
+    recipe, run = trained
+    report = evaluate_adapter(load_recipe(recipe), run.adapter, boost=3.0, log=lambda m: None)
+    assert "boost_tuning" not in report and report["decoding"]["boost"] == 3.0
+    for data in report["sets"].values():
+        assert {"base_boost", "adapted_boost"} <= set(data)
+        assert all("adapted_boost" in u for u in data["utterances"])
+
+
 def test_tuning_holds_its_constraint_on_general_dev_when_the_recipe_has_one(
     trained, speech_manifests, tmp_path
 ):

@@ -399,9 +399,9 @@ def evaluate_adapter(
             # is what that system would take on its own.
             if boosted and rewriter is not None:
                 raw = hyps[system]
-                done = [rewriter.rewrite(t) for t in raw]
-                hyps[system] = [t for t, _ in done]
-                before_rewrite[system] = (raw, sum(n for _, n in done))
+                rewritten = [rewriter.rewrite(t) for t in raw]
+                hyps[system] = [t for t, _ in rewritten]
+                before_rewrite[system] = (raw, sum(n for _, n in rewritten))
             timing[system] = time.perf_counter() - start + saved
             stats[system] = transcriber.stats.as_dict()
             _say_guards(name, system, stats[system], log)
