@@ -339,6 +339,50 @@ def test_compare_explains_its_figures_and_pages_the_utterances():
     assert "22 utterance(s)" in html and page == 1
 
 
+def test_compare_opens_on_her_recordings_then_synthetic_then_general(ws):
+    from workbench.data.manifest import Utterance
+    from workbench.evaluate.compare import compare_set
+    from workbench.evaluate.normalize import get_normalizer
+    from workbench.ui.compare_tab import create_compare_tab
+
+    def scored(utts: list, base: list, adapted: list) -> dict:
+        hyps = {"base": base, "adapted": adapted}
+        return compare_set(utts, hyps, dict.fromkeys(hyps, 1.0), get_normalizer("en"), None, True)
+
+    mine = [
+        Utterance(f"ward/{i}.wav", f"{i}.wav", "start the drip", part="your recordings")
+        for i in range(2)
+    ]
+    synth = [
+        Utterance(f"synth-{i}", f"s{i}.wav", "stop the drip", part="synthetic held-out")
+        for i in range(3)
+    ]
+    evaluation = scored(mine + synth, ["start a drip"] * 2 + ["stop the drip"] * 3,
+                        ["start the drip"] * 5)  # fmt: skip
+    general = scored([Utterance("g", "g.wav", "hello")], ["hello"], ["hello"])
+    report = {"recipe": "ward", "base_model": "m", "adapter": "a",
+              "decoding": {"num_beams": 1, "summary": "greedy"},
+              "sets": {"eval": evaluation, "general": general}}  # fmt: skip
+    run = ws.runs / "r1"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "done"}))
+    (run / "report.json").write_text(json.dumps(report))
+    tab = build(ws, create_compare_tab)
+    head, _, choice, table, pick, _ = tab["on_run"]("r1")
+    keys = [key for _, key in choice["choices"]]
+    assert keys == ["eval · your recordings", "eval · synthetic held-out", "eval", "general"]
+    assert choice["value"] == "eval · your recordings"  # it opens on her recordings
+    assert choice["choices"][0][0] == "your recordings (eval) · n=2"
+    assert "2 utterance(s)" in table and "ward/0.wav" in table and "synth-0" not in table
+    assert pick["choices"] == ["ward/0.wav", "ward/1.wav"]
+    assert head.index("your recordings (eval)") < head.index("synthetic held-out (eval)")
+    assert head.index("synthetic held-out (eval)") < head.index("general set")
+    table, pick, _ = tab["on_filter"]("r1", "eval · synthetic held-out", "all", 1)
+    assert "3 utterance(s)" in table and "ward/0.wav" not in table
+    table, _, _ = tab["on_filter"]("r1", "eval", "all", 1)
+    assert "5 utterance(s)" in table
+
+
 def test_the_page_script_is_served(ws):
     from workbench.ui.app import launch_options
     from workbench.ui.page_script import HEAD, TAB_KEY

@@ -25,6 +25,7 @@ class Candidate:
     # synthetic speech, whose voice (``speaker``) is what it shares.
     collection: str | None = None
     condition: str | None = None  # set by a source's ``condition`` (workbench.data.conditions)
+    part: str | None = None  # what the source is ("your recordings"): the source's ``part``
 
 
 @dataclass(frozen=True)

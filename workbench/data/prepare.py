@@ -86,6 +86,10 @@ def _fingerprint(recipe: Recipe, ctx: PrepareContext) -> str:
     if not data["general_dev"]:
         del data["general_dev"]  # recipes without it keep the data prepared before it existed
     data.pop("unlabeled", None)  # read by `workbench label` only, never prepared
+    for split in SPLITS:  # recipes without parts keep the data prepared before parts existed
+        for source in data.get(split) or []:
+            if source.get("part") is None:
+                source.pop("part", None)
     parts = [str(PREPARE_VERSION), json.dumps(data, sort_keys=True)]
     parts.append(recipe.language or "")
     for split in SPLITS:
@@ -288,6 +292,8 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
                     raise DataError(f"data.{split}[{index}].condition: {exc}") from None
             dropped[split] += rows.problems
             for cand in rows.candidates:
+                if spec.part is not None:
+                    cand.part = spec.part
                 result = validator.check(cand, split)
                 if isinstance(result, RowProblem):
                     dropped[split].append(result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from workbench.evaluate.compare import SYSTEMS
+from workbench.evaluate.groups import in_view, views
 
 COLORS = {
     "base": "#8a8f98",
@@ -93,12 +94,41 @@ def figures_table(report: dict) -> str:
     return "\n".join(parts)
 
 
+def parts_table(report: dict) -> str:
+    """One row per part of every set, in order (her recordings first when the recipe lists
+    them first, then the synthetic held-out part, then the general set): n, and base and
+    adapted WER, CER and term recall. Empty when no set has parts."""
+    shown = views(report)
+    if not any(v["part"] is not None for v in shown):
+        return ""
+    parts = [
+        "<table class='wb-parts'><tr><th>what</th><th>n</th><th>WER base</th>"
+        "<th>WER adapted</th><th>CER base</th><th>CER adapted</th><th>term recall base</th>"
+        "<th>term recall adapted</th></tr>"
+    ]
+    for view in shown:
+        b, a = view["figures"]["base"], view["figures"]["adapted"]
+        change = a["wer"] - b["wer"]
+        tone = "broken" if change > 0 else "fixed" if change < 0 else ""
+        parts.append(
+            f"<tr><td>{escape(view['label'])}</td><td class='num'>{view['n']}</td>"
+            f"<td class='num'>{_pct(b['wer'])}</td><td class='num {tone}'>{_pct(a['wer'])}</td>"
+            f"<td class='num'>{_pct(b.get('cer'))}</td><td class='num'>{_pct(a.get('cer'))}</td>"
+            f"<td class='num'>{_pct(b.get('term_recall'))}</td>"
+            f"<td class='num'>{_pct(a.get('term_recall'))}</td></tr>"
+        )
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
 def groups_table(report: dict) -> str:
     """Per set, by voice/speaker and by condition: a row per group with n, both systems' WER
     and term recall, and term false alarms, so one good voice cannot hide a bad one."""
     parts = []
     for name, data in report["sets"].items():
         for field, groups in (data.get("groups") or {}).items():
+            if field == "part":
+                continue  # shown by parts_table
             title = "voice / speaker" if field == "speaker" else field
             parts.append(
                 f"<h3>{escape(name)} by {title}</h3><table class='wb-groups'><tr><th>{title}</th>"
@@ -254,14 +284,16 @@ def render_report(report: dict) -> str:
         f"<h1>{escape(report['recipe'])}: base vs adapted</h1>",
         f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "
         f"{escape(decoding_line(report))}</p>",
+        parts_table(report),
         figures_table(report),
         *_dependence_notes(report),
         groups_table(report),
         decoding_table(report),
         charts(report),
     ]
-    for name, data in report["sets"].items():
-        parts.append(f"<h2>{escape(name)}: every utterance</h2>")
-        parts.append(utterance_table(data["utterances"]))
+    for view in views(report):
+        utts = in_view(report["sets"][view["set"]]["utterances"], view["part"])
+        parts.append(f"<h2>{escape(view['label'])}: every utterance</h2>")
+        parts.append(utterance_table(utts))
     parts.append("</body></html>")
     return "\n".join(parts)
