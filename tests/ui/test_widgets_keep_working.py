@@ -292,6 +292,41 @@ def test_describe_run_shows_clips_decoded_and_time_left(tmp_path, monkeypatch):
     assert "step 3 / 10" in bar and "about 40 s left" in bar
 
 
+def test_preparation_counts_are_written_to_the_status_and_shown(tmp_path, monkeypatch):
+    import workbench.ui.train_tab as train_tab
+    from workbench.data.progress import Count
+    from workbench.runs import PrepareProgress
+
+    run = RunDir(tmp_path / "r")
+    run.root.mkdir()
+    run.write_status(state="queued", phase="preparing")
+    monkeypatch.setattr(RunDir, "status", lambda self: json.loads(self.status_path.read_text()))
+    now = [100.0]
+    progress = PrepareProgress(run, every=1.0, clock=lambda: now[0])
+    where = "train source 2 of 2, synth"
+    progress(Count("synthesised", 1, 600, where, None))
+    now[0] = 100.5
+    progress(Count("synthesised", 2, 600, where, 299.0))  # within a second: not written
+    assert run.status()["prep_done"] == 1
+    now[0] = 160.0
+    progress(Count("synthesised", 120, 600, where, 240.4))
+    status = run.status()
+    assert (status["prep_verb"], status["prep_done"], status["prep_total"]) == (
+        "synthesised",
+        120,
+        600,
+    )
+    assert status["prep_where"] == where and status["prep_eta_s"] == 240
+    text, bar = train_tab.describe_run(run)
+    assert "preparing the data" in text
+    assert "synthesised 120 of 600 clips (train source 2 of 2, synth)" in bar
+    assert "about 4 min left" in bar and 'aria-valuenow="20"' in bar
+    now[0] = 160.2
+    progress(Count("prepared", 40, 40, "eval source 1 of 1, manifest", 0.0))  # a last count
+    _, bar = train_tab.describe_run(run)
+    assert "prepared 40 of 40 clips (eval source 1 of 1, manifest)" in bar and "left" not in bar
+
+
 def test_a_single_logged_step_is_drawn():
     from workbench.ui.train_tab import loss_svg
 
