@@ -412,6 +412,7 @@ def test_compare_opens_on_her_recordings_then_synthetic_then_general(ws):
     assert pick["choices"] == ["ward/0.wav", "ward/1.wav"]
     assert head.index("your recordings (eval)") < head.index("synthetic held-out (eval)")
     assert head.index("synthetic held-out (eval)") < head.index("general set")
+    assert "Part by part" in head and "<th title='word error rate" in head.split("wb-figures")[0]
     table, pick, _ = tab["on_filter"]("r1", "eval · synthetic held-out", "all", 1)
     assert "3 utterance(s)" in table and "ward/0.wav" not in table
     table, _, _ = tab["on_filter"]("r1", "eval", "all", 1)

@@ -102,9 +102,12 @@ def parts_table(report: dict) -> str:
     if not any(v["part"] is not None for v in shown):
         return ""
     parts = [
+        "<h3>Part by part</h3><p class='muted'>Each part of the evaluation on its own, in "
+        "order (your own held-out recordings first when there are some), then the sets "
+        "without parts: n clips, and the base and adapted models' figures.</p>",
         "<table class='wb-parts'><tr><th>what</th><th>n</th><th>WER base</th>"
         "<th>WER adapted</th><th>CER base</th><th>CER adapted</th><th>term recall base</th>"
-        "<th>term recall adapted</th></tr>"
+        "<th>term recall adapted</th></tr>",
     ]
     for view in shown:
         b, a = view["figures"]["base"], view["figures"]["adapted"]

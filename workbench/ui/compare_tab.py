@@ -73,12 +73,26 @@ LEGEND = (
 
 
 def with_hover(html: str) -> str:
-    """The figures table with each known column head explained on hover."""
+    """The figures tables with each known column head explained on hover (``WER``, and
+    ``WER base``/``WER adapted`` of the parts table)."""
     for name, text in FIGURES.items():
-        html = html.replace(
-            f"<th>{name}</th>", f"<th title='{escape(text)}'>{name} <sup class='muted'>?</sup></th>"
-        )
+        for head in (name, f"{name} base", f"{name} adapted"):
+            html = html.replace(
+                f"<th>{head}</th>",
+                f"<th title='{escape(text)}'>{head} <sup class='muted'>?</sup></th>",
+            )
     return html
+
+
+def guards(report: dict) -> str:
+    """The decoding guards table, folded away: it matters when figures look odd."""
+    table = decoding_table(report).replace("<h2>Decoding guards</h2>", "")
+    if not table:
+        return ""
+    return (
+        "<details class='wb-explain'><summary>Decoding guards: windows that fell back or "
+        f"were dropped as silence</summary>{table}</details>"
+    )
 
 
 def explanations() -> str:
@@ -166,11 +180,10 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
         head = (
             f"<style>{STYLE}</style><p class='muted'>{escape(report['recipe'])} · base model "
             f"{escape(report['base_model'])} · {escape(decoding_line(report))}</p>"
-            + parts_table(report)
-            + with_hover(figures_table(report))
+            + with_hover(parts_table(report) + figures_table(report))
             + explanations()
             + LEGEND
-            + decoding_table(report)
+            + guards(report)
             + "".join(f"<p>{escape(line)}</p>" for line in difference_lines(report))
             + groups_table(report)
         )

@@ -388,6 +388,8 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
             "model; the progress shows here and in the Train tab, and your held-out "
             "recordings appear here when it is done."
         )
+        if saved.notes:
+            note += "\n\nYour terms: " + "; ".join(escape(n) for n in saved.notes) + "."
         state = {"run": run.id, "heldout": str(eval_path) if eval_path else ""}
         return (
             note,
