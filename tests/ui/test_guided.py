@@ -32,6 +32,7 @@ from workbench.ui.guided import (
     read_folder,
     read_terms,
     recipe_text,
+    run_length_note,
     save_take,
     save_terms,
     take_prompt,
@@ -233,7 +234,11 @@ def test_the_notes_say_what_is_missing_and_what_is_kept():
     assert missing_steps("medical", read, rec) == []
     assert "Step 3" in missing_steps("medical", read, None)[0]
     assert "**5 of your 10 recordings**" in held_out_note(rec, 0.2)
+    assert "stay together, so the nearest to 20% is 50%" in held_out_note(rec, 0.2)
     assert "Add recordings first" in held_out_note(None, 0.2)
+    assert "nearest" not in held_out_note(rec, 0.5)  # one speaker of two is what was asked
+    assert "trial run" in run_length_note(20) and "100 steps" in run_length_note(20)
+    assert run_length_note(100) == ""
 
 
 def test_the_guided_recipe_validates_with_her_held_out_recordings_first(tmp_path):

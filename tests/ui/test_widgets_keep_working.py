@@ -117,6 +117,7 @@ def test_a_bad_file_in_try_it_gives_one_sentence_without_its_temporary_path(ws):
     *texts, note = tab["on_go"]("r1", str(fake))
     assert texts == [gr.skip()] * 4
     assert note.startswith("⚠ fake_audio.wav:") and "/" not in note
+    assert "not a sound file this page can read" in note and "Format not" not in note
 
 
 # --- the lexicon ---------------------------------------------------------------------------

@@ -42,7 +42,7 @@ PAGE_ROWS = 20  # utterances per page: the page stays short however big the set
 # One line per figure, shown under the table and on hover over its column head.
 FIGURES = {
     "WER": "word error rate: words substituted, deleted and inserted, over the reference's "
-    "words (lower is better)",
+    "words (lower is better; above 100% when the transcript adds many words of its own)",
     "CER": "character error rate: the same count on characters (lower is better)",
     "term recall": "the share of lexicon terms in the references that the transcript writes "
     "(higher is better)",

@@ -54,6 +54,7 @@ DEFAULT_HELD_OUT = 0.2  # a fifth of her recordings for evaluation
 OWN_PART = "your recordings"
 SYNTH_PART = "synthetic held-out"
 DEFAULT_STEPS = 100
+SHORT_RUN = 50  # steps: below it a run is called a trial
 RECORDED = "recorded"  # the sub-folder of her dataset holding the takes recorded in the page
 MIN_TAKE_SECONDS = 0.5
 TRAIN_VOICES = [
@@ -851,6 +852,12 @@ def held_out_note(recordings: Recordings | None, fraction: float) -> str:
         else " Your speakers are not known (or only one), so clips are drawn one by one: "
         "the test is on new recordings of voices training has heard."
     )
+    share = len(held) / len(recordings.clips)
+    if how == "by speaker" and abs(share - fraction) >= 0.05:
+        same = (
+            f" Each speaker's recordings stay together, so the nearest to {fraction:.0%} "
+            f"is {share:.0%}."
+        )
     return (
         f"**{len(held)} of your {len(recordings.clips)} recordings** are kept for evaluation "
         f"{how}{who}; {len(train)} go to training.{same}"
@@ -907,6 +914,16 @@ def her_results(report: dict, ids: list[str]) -> tuple[str, list[dict]]:
 
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def run_length_note(steps: int) -> str:
+    """A word on a run much shorter than the default: a trial, not the model to use."""
+    if steps >= SHORT_RUN:
+        return ""
+    return (
+        f"{steps} steps is a trial run: it shows the flow and a first change; for a model to "
+        f"use, train {DEFAULT_STEPS} steps or more (the default)."
+    )
 
 
 # --- recording in the browser -------------------------------------------------------------
