@@ -206,3 +206,19 @@ def test_cli_prints_counts_and_dropped_rows(tmp_path, user):
     assert any(line.split()[:2] == ["train", "4"] for line in lines)
     assert f"dropped {len(EXPECTED_REASONS)} row(s):" in result.stdout
     assert f"manifests in {tmp_path / 'o'}" in result.stdout
+
+
+def test_a_source_part_reaches_the_manifest_and_old_recipes_keep_their_data(tmp_path, user):
+    plain = recipe(tmp_path, user, f"  eval: [{{source: manifest, path: {user}/eval.jsonl}}]\n")
+    first = prepare_data(plain, log=lambda m: None)
+    assert {u.part for u in first.utterances("eval")} == {None}
+    named = recipe(
+        tmp_path,
+        user,
+        f"  eval: [{{source: manifest, path: {user}/eval.jsonl, part: your recordings}}]\n",
+    )
+    prepared = prepare_data(named, log=lambda m: None)
+    assert prepared.folder != first.folder  # the manifest changes with the part
+    assert {u.part for u in prepared.utterances("eval")} == {"your recordings"}
+    assert {u.part for u in prepared.utterances("train")} == {None}
+    assert prepare_data(plain, log=lambda m: None).cached  # no part: the same data as before

@@ -53,9 +53,26 @@ data:
 
 def test_synthesis_speaks_every_term_in_new_sentences_for_eval(pack, monkeypatch):
     monkeypatch.setenv("WORKBENCH_HOME", str(pack / "home"))
-    prepared = prepare_data(make_recipe(pack), pack / "out", log=lambda m: None)
+    counts, lines = [], []
+    prepared = prepare_data(
+        make_recipe(pack), pack / "out", log=lines.append, progress=counts.append
+    )
     train, held = prepared.utterances("train"), prepared.utterances("eval")
     assert len(train) == 4 * 2 and len(held) == 4
+    # Counted as they are made, then as they are checked, source by source, with time left.
+    last = {(c.verb, c.where): (c.done, c.total) for c in counts}
+    assert last == {
+        ("synthesised", "eval source 1 of 1, synth"): (4, 4),
+        ("prepared", "eval source 1 of 1, synth"): (4, 4),
+        ("synthesised", "train source 1 of 1, synth"): (8, 8),
+        ("prepared", "train source 1 of 1, synth"): (8, 8),
+    }
+    made = [c.done for c in counts if c.verb == "synthesised" and c.where.startswith("train")]
+    assert made == list(range(1, 9))
+    assert all(c.eta_s == 0 for c in counts if c.done == c.total)
+    assert "  synthesised 8 of 8 clips (train source 1 of 1, synth), about 1 s left" not in lines
+    assert "  synthesised 8 of 8 clips (train source 1 of 1, synth)" in lines
+    assert "  prepared 4 of 4 clips (eval source 1 of 1, synth)" in lines
     for utt in train + held:
         audio, rate = sf.read(utt.audio)
         assert rate == 16000 and audio.ndim == 1

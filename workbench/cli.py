@@ -192,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume and not run.status_path.is_file():
         _err(f"{run.root} is not a run folder (no status.json); nothing to resume")
         return EXIT_USAGE
-    from workbench.runs import EvalProgress, finished
+    from workbench.runs import PREP_FIELDS, EvalProgress, PrepareProgress, finished
 
     if args.resume and finished(run):
         # Resuming would only decode the evaluation sets again: `workbench eval` does that.
@@ -208,10 +208,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         run.write_status(phase="failed", pipeline_pid=None, error=message)
         return EXIT_FAILED
 
-    phase("preparing", recipe_path=str(args.recipe), error=None)
+    # The counts of an earlier attempt go: the page shows this one's from its first clip.
+    phase("preparing", recipe_path=str(args.recipe), error=None, **dict.fromkeys(PREP_FIELDS))
     print(f"run folder: {run.root}", flush=True)
     try:
-        prepared = prepare_data(recipe, log=lambda m: print(m, flush=True))
+        prepared = prepare_data(
+            recipe, log=lambda m: print(m, flush=True), progress=PrepareProgress(run)
+        )
     except DataError as exc:
         return fail(str(exc))
     if recipe.lexicon.tune_boost:  # told now, not after training

@@ -139,6 +139,9 @@ class ConditionSpec(Spec):
         return self.label.replace(" ", "")
 
 
+PART_MAX = 60  # characters of a source's part name
+
+
 def _limit_problems(limit: int | None) -> list[tuple[str, str]]:
     if limit is not None and limit < 1:
         return [("limit", f"expected a positive integer or null, got {limit}")]
@@ -152,14 +155,21 @@ class SourceSpec(Spec):
     ``condition`` renders every clip of the source in a listening condition (noise of a
     kind, telephone band) when prepared, and records it in the manifest; ids get the
     condition as a suffix, so one source listed under two conditions keeps its ids apart.
+    ``part`` names what the source is ("your recordings", "synthetic held-out"): recorded
+    in the manifest, the report gives each part of a set its own figures and the Compare
+    tab its own view.
     """
 
     source: str
     limit: int | None = None  # keep at most this many utterances
     condition: ConditionSpec | None = None
+    part: str | None = None
 
     def check(self) -> list[tuple[str, str]]:
-        return _limit_problems(self.limit)
+        out = _limit_problems(self.limit)
+        if self.part is not None and not (self.part.strip() and len(self.part) <= PART_MAX):
+            out.append(("part", f"expected 1 to {PART_MAX} characters, got {self.part!r}"))
+        return out
 
 
 @dataclass(kw_only=True)

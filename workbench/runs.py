@@ -17,9 +17,12 @@ process died without saying so (``kill -9``, a power cut) reads as ``failed``. A
 file asks the trainer to stop cleanly at its next step.
 
 ``workbench run`` adds ``phase`` (preparing, training, evaluating, exporting, and then
-finished, stopped or failed), ``pipeline_pid`` and, while evaluating, ``eval_done``,
-``eval_total`` and ``eval_eta_s`` (clips decoded of all, seconds left) to the status, so
-a watcher (the web UI) can follow the whole pipeline, not only the trainer.
+finished, stopped or failed), ``pipeline_pid``; while preparing, ``prep_verb``
+(synthesised or prepared), ``prep_done``, ``prep_total``, ``prep_where`` (the source, in
+words) and ``prep_eta_s`` (clips of that source so far, of all, seconds left); while
+evaluating, ``eval_done``, ``eval_total`` and ``eval_eta_s`` (clips decoded of all, seconds
+left) to the status, so a watcher (the web UI) can follow the whole pipeline, not only the
+trainer.
 :func:`start_pipeline` starts one run at a time per runs folder.
 """
 
@@ -238,6 +241,28 @@ class EvalProgress:
         self.run.write_status(
             eval_done=done, eval_total=total, eval_eta_s=None if eta is None else round(eta)
         )
+
+
+PREP_FIELDS = ("prep_verb", "prep_done", "prep_total", "prep_where", "prep_eta_s")
+
+
+class PrepareProgress:
+    """Writes the counts of data preparation (:class:`workbench.data.progress.Count`) into
+    ``status.json``: ``prep_verb``, ``prep_done``, ``prep_total``, ``prep_where`` and
+    ``prep_eta_s``. At most one write per ``every`` seconds, and always a source's last."""
+
+    def __init__(self, run: RunDir, every: float = 1.0, clock: Any = time.monotonic) -> None:
+        self.run, self.every, self.clock = run, every, clock
+        self.written = float("-inf")
+
+    def __call__(self, count: Any) -> None:
+        now = self.clock()
+        if count.done < count.total and now - self.written < self.every:
+            return
+        self.written = now
+        eta = None if count.eta_s is None else round(count.eta_s)
+        values = (count.verb, count.done, count.total, count.where, eta)
+        self.run.write_status(**dict(zip(PREP_FIELDS, values, strict=True)))
 
 
 def new_run_dir(name: str, root: Path | None = None) -> RunDir:

@@ -32,6 +32,7 @@ from workbench.ui.guided import (
     read_folder,
     read_terms,
     recipe_text,
+    run_length_note,
     save_take,
     save_terms,
     take_prompt,
@@ -233,7 +234,11 @@ def test_the_notes_say_what_is_missing_and_what_is_kept():
     assert missing_steps("medical", read, rec) == []
     assert "Step 3" in missing_steps("medical", read, None)[0]
     assert "**5 of your 10 recordings**" in held_out_note(rec, 0.2)
+    assert "stay together, so the nearest to 20% is 50%" in held_out_note(rec, 0.2)
     assert "Add recordings first" in held_out_note(None, 0.2)
+    assert "nearest" not in held_out_note(rec, 0.5)  # one speaker of two is what was asked
+    assert "trial run" in run_length_note(20) and "100 steps" in run_length_note(20)
+    assert run_length_note(100) == ""
 
 
 def test_the_guided_recipe_validates_with_her_held_out_recordings_first(tmp_path):
@@ -264,6 +269,8 @@ def test_the_guided_recipe_validates_with_her_held_out_recordings_first(tmp_path
     first = loaded.data.eval[0]
     assert isinstance(first, ManifestSource) and first.path == str(eval_path)
     assert isinstance(loaded.data.eval[1], SynthSource)
+    # each labelled for what it is: the report and Compare show them apart, hers first
+    assert [s.part for s in loaded.data.eval] == ["your recordings", "synthetic held-out"]
     assert loaded.train.max_steps == 3 and loaded.domain == "medical"
     assert loaded.augment.noise.kinds == ["monitor", "pink"]  # the pack's, not overridden
     ids = held_out_ids(eval_path)
@@ -286,6 +293,37 @@ def test_her_results_come_from_the_report_by_her_ids():
     assert [u["id"] for u in utts] == ["w/a.wav"]
     assert "better on 1, worse on 0" in line and "50.0%" in line and "0.0% adapted" in line
     assert her_results(report, ["nope"]) == ("", [])
+
+
+def test_her_results_are_her_labelled_part_with_its_figures():
+    def utt(i, status, part):
+        return {"id": i, "status": status, "base_wer": 0.5, "adapted_wer": 0.0, "part": part}
+
+    figures = {"wer": 0.25, "cer": 0.1, "term_recall": 0.5}
+    report = {
+        "sets": {
+            "eval": {
+                "utterances": [
+                    utt("anything.wav", "fixed", "your recordings"),
+                    utt("s1", "broken", "synthetic held-out"),
+                ],
+                "groups": {
+                    "part": {
+                        "your recordings": {
+                            "n": 1,
+                            "base": figures,
+                            "adapted": {"wer": 0.0, "cer": 0.0, "term_recall": 1.0},
+                        }
+                    }
+                },
+            }
+        }
+    }
+    line, utts = her_results(report, [])  # found by its part, not by ids
+    assert [u["id"] for u in utts] == ["anything.wav"]
+    assert "word error rate 25.0% with the base model, 0.0% adapted" in line
+    assert "character error rate 10.0% and 0.0%" in line
+    assert "your terms written right 50.0% and 100.0%" in line
 
 
 # --- recording in the browser -------------------------------------------------------------

@@ -212,9 +212,14 @@ def test_a_clinician_goes_from_terms_and_a_zip_to_her_own_comparison(server, pag
     run_ids = [p.name for p in runs.iterdir() if (p / "report.json").is_file()]
     assert len(run_ids) == 1, run_ids
     report = json.loads((runs / run_ids[0] / "report.json").read_text())
-    heldout = [u for u in report["sets"]["eval"]["utterances"] if u["id"].startswith("ward-")]
-    assert len(heldout) == 3
-    assert report["sets"]["eval"]["utterances"][:3] == heldout  # hers come first
+    evaluation = report["sets"]["eval"]
+    heldout = [u for u in evaluation["utterances"] if u.get("part") == "your recordings"]
+    assert len(heldout) == 3 and all(u["id"].startswith("ward-") for u in heldout)
+    assert evaluation["utterances"][:3] == heldout  # hers come first
+    parts = evaluation["groups"]["part"]  # her labelled part, with its own figures
+    assert list(parts) == ["your recordings", "synthetic held-out"]
+    assert parts["your recordings"]["n"] == 3
+    assert {"wer", "cer", "term_recall"} <= set(parts["your recordings"]["adapted"])
     assert {u["reference"] for u in heldout} <= {text for _, text, _, _ in DICTATIONS}
     shown = words(results.inner_text())
     for utt in heldout:  # both transcripts of every held-out recording are on the page
@@ -227,7 +232,13 @@ def test_a_clinician_goes_from_terms_and_a_zip_to_her_own_comparison(server, pag
     expect(page.get_by_role("tab", name="Compare", exact=True)).to_have_attribute(
         "aria-selected", "true"
     )
-    expect(page.locator("#compare-utterances")).to_contain_text(heldout[0]["id"])
+    picked = page.locator("#compare-set input")
+    expect(picked).to_have_value(re.compile("^your recordings"))  # it opens on hers
+    expect(page.locator("#compare-summary")).to_contain_text("synthetic held-out")
+    compared = page.locator("#compare-utterances")
+    expect(compared).to_contain_text("3 utterance(s)")
+    for utt in heldout:
+        expect(compared).to_contain_text(utt["id"])
     steps.done("compare")
 
     # A reload finds her run and her held-out recordings again.

@@ -95,6 +95,10 @@ def test_workbench_run_records_a_failed_preparation(tmp_path):
     assert done.returncode == 1
     status = json.loads((run_dir / "status.json").read_text())
     assert status["phase"] == "failed" and "bad row" in status["error"]
+    # the counts of preparation reached the status (the page shows them while it runs)
+    assert (status["prep_verb"], status["prep_done"], status["prep_total"]) == ("prepared", 1, 1)
+    assert status["prep_where"] == "train source 1 of 1, manifest"
+    assert "prepared 1 of 1 clips (train source 1 of 1, manifest)" in done.stdout
     from workbench.ui.train_tab import describe_run
 
     text, _ = describe_run(RunDir(run_dir))

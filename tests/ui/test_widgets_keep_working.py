@@ -117,6 +117,7 @@ def test_a_bad_file_in_try_it_gives_one_sentence_without_its_temporary_path(ws):
     *texts, note = tab["on_go"]("r1", str(fake))
     assert texts == [gr.skip()] * 5
     assert note.startswith("⚠ fake_audio.wav:") and "/" not in note
+    assert "not a sound file this page can read" in note and "Format not" not in note
 
 
 # --- the lexicon ---------------------------------------------------------------------------
@@ -292,6 +293,41 @@ def test_describe_run_shows_clips_decoded_and_time_left(tmp_path, monkeypatch):
     assert "step 3 / 10" in bar and "about 40 s left" in bar
 
 
+def test_preparation_counts_are_written_to_the_status_and_shown(tmp_path, monkeypatch):
+    import workbench.ui.train_tab as train_tab
+    from workbench.data.progress import Count
+    from workbench.runs import PrepareProgress
+
+    run = RunDir(tmp_path / "r")
+    run.root.mkdir()
+    run.write_status(state="queued", phase="preparing")
+    monkeypatch.setattr(RunDir, "status", lambda self: json.loads(self.status_path.read_text()))
+    now = [100.0]
+    progress = PrepareProgress(run, every=1.0, clock=lambda: now[0])
+    where = "train source 2 of 2, synth"
+    progress(Count("synthesised", 1, 600, where, None))
+    now[0] = 100.5
+    progress(Count("synthesised", 2, 600, where, 299.0))  # within a second: not written
+    assert run.status()["prep_done"] == 1
+    now[0] = 160.0
+    progress(Count("synthesised", 120, 600, where, 240.4))
+    status = run.status()
+    assert (status["prep_verb"], status["prep_done"], status["prep_total"]) == (
+        "synthesised",
+        120,
+        600,
+    )
+    assert status["prep_where"] == where and status["prep_eta_s"] == 240
+    text, bar = train_tab.describe_run(run)
+    assert "preparing the data" in text
+    assert "synthesised 120 of 600 clips (train source 2 of 2, synth)" in bar
+    assert "about 4 min left" in bar and 'aria-valuenow="20"' in bar
+    now[0] = 160.2
+    progress(Count("prepared", 40, 40, "eval source 1 of 1, manifest", 0.0))  # a last count
+    _, bar = train_tab.describe_run(run)
+    assert "prepared 40 of 40 clips (eval source 1 of 1, manifest)" in bar and "left" not in bar
+
+
 def test_a_single_logged_step_is_drawn():
     from workbench.ui.train_tab import loss_svg
 
@@ -395,6 +431,51 @@ def test_compare_shows_the_teacher_beside_the_student(ws):
     head, _, _, rows, _, _ = tab["on_run"]("r1")
     assert "<td>teacher</td>" not in head and "WER teacher" not in head
     assert "<th>teacher</th>" not in rows
+
+
+def test_compare_opens_on_her_recordings_then_synthetic_then_general(ws):
+    from workbench.data.manifest import Utterance
+    from workbench.evaluate.compare import compare_set
+    from workbench.evaluate.normalize import get_normalizer
+    from workbench.ui.compare_tab import create_compare_tab
+
+    def scored(utts: list, base: list, adapted: list) -> dict:
+        hyps = {"base": base, "adapted": adapted}
+        return compare_set(utts, hyps, dict.fromkeys(hyps, 1.0), get_normalizer("en"), None, True)
+
+    mine = [
+        Utterance(f"ward/{i}.wav", f"{i}.wav", "start the drip", part="your recordings")
+        for i in range(2)
+    ]
+    synth = [
+        Utterance(f"synth-{i}", f"s{i}.wav", "stop the drip", part="synthetic held-out")
+        for i in range(3)
+    ]
+    evaluation = scored(mine + synth, ["start a drip"] * 2 + ["stop the drip"] * 3,
+                        ["start the drip"] * 5)  # fmt: skip
+    general = scored([Utterance("g", "g.wav", "hello")], ["hello"], ["hello"])
+    report = {"recipe": "ward", "base_model": "m", "adapter": "a",
+              "decoding": {"num_beams": 1, "summary": "greedy"},
+              "sets": {"eval": evaluation, "general": general}}  # fmt: skip
+    run = ws.runs / "r1"
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"state": "done"}))
+    (run / "report.json").write_text(json.dumps(report))
+    tab = build(ws, create_compare_tab)
+    head, _, choice, table, pick, _ = tab["on_run"]("r1")
+    keys = [key for _, key in choice["choices"]]
+    assert keys == ["eval · your recordings", "eval · synthetic held-out", "eval", "general"]
+    assert choice["value"] == "eval · your recordings"  # it opens on her recordings
+    assert choice["choices"][0][0] == "your recordings (eval) · n=2"
+    assert "2 utterance(s)" in table and "ward/0.wav" in table and "synth-0" not in table
+    assert pick["choices"] == ["ward/0.wav", "ward/1.wav"]
+    assert head.index("your recordings (eval)") < head.index("synthetic held-out (eval)")
+    assert head.index("synthetic held-out (eval)") < head.index("general set")
+    assert "Part by part" in head and "<th title='word error rate" in head.split("wb-figures")[0]
+    table, pick, _ = tab["on_filter"]("r1", "eval · synthetic held-out", "all", 1)
+    assert "3 utterance(s)" in table and "ward/0.wav" not in table
+    table, _, _ = tab["on_filter"]("r1", "eval", "all", 1)
+    assert "5 utterance(s)" in table
 
 
 def test_the_page_script_is_served(ws):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.data.progress import Count
 from workbench.lexicon import Lexicon
 
 
@@ -25,6 +26,7 @@ class Candidate:
     # synthetic speech, whose voice (``speaker``) is what it shares.
     collection: str | None = None
     condition: str | None = None  # set by a source's ``condition`` (workbench.data.conditions)
+    part: str | None = None  # what the source is ("your recordings"): the source's ``part``
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,10 @@ class PrepareContext:
     # Held-out synthesis avoids the sentences and term combinations of the training split.
     avoid_sentences: set[str] = field(default_factory=set)
     avoid_term_sets: set[frozenset[str]] = field(default_factory=set)
+    # Counts of clips synthesised and prepared (workbench.data.progress), and the source
+    # being read, in words ("train source 2 (synth)").
+    progress: Callable[[Count], None] | None = None
+    where: str = ""
 
 
 class SourceError(ValueError):

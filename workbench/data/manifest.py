@@ -2,7 +2,8 @@
 
 ``{"id", "audio", "text"}`` plus optional ``duration``, ``speaker``, ``lang``, ``domain``,
 ``condition`` (the listening condition a clip was rendered in: ``clean``, ``telephone``,
-``babble 10-15 dB``).
+``babble 10-15 dB``), ``part`` (what the clip's source is: ``your recordings``,
+``synthetic held-out``; the report gives each part of a set its own figures).
 ``audio`` is a path, relative to the manifest's folder or absolute.
 
 Pseudo-labels (``workbench label``) add, all optional: ``label_source`` (``teacher``: a
@@ -27,6 +28,7 @@ OPTIONAL = (
     "lang",
     "domain",
     "condition",
+    "part",
     "label_source",
     "confidence",
     "terms",
@@ -51,6 +53,7 @@ class Utterance:
     lang: str | None = None
     domain: str | None = None
     condition: str | None = None  # a listening condition: clean, telephone, "babble 10-15 dB"
+    part: str | None = None  # what the clip's source is: "your recordings", "synthetic held-out"
     label_source: str | None = None  # teacher | reviewed | human (see the module docstring)
     confidence: dict[str, float] | None = None  # the teacher's, for label_source teacher
     terms: list[str] | None = None  # lexicon terms in the text
@@ -84,6 +87,8 @@ def parse_manifest_line(line: str, where: str, base: Path) -> Utterance:
     extra = {k: row.get(k) for k in OPTIONAL}
     if extra["duration"] is not None and not _is_number(extra["duration"]):
         raise ManifestError(f"{where}: 'duration' must be a number, got {extra['duration']!r}")
+    if extra["part"] is not None and not isinstance(extra["part"], str):
+        raise ManifestError(f"{where}: 'part' must be a string, got {extra['part']!r}")
     _check_label_fields(extra, where)
     audio = Path(row["audio"]).expanduser()
     return Utterance(

@@ -23,6 +23,7 @@ from workbench.data.candidates import PrepareContext, RowProblem, SourceError
 from workbench.data.conditions import apply_condition
 from workbench.data.independence import Footprint, default_collection, general_overlaps, refusal
 from workbench.data.manifest import Utterance, read_manifest, write_manifest
+from workbench.data.progress import Count, Tally
 from workbench.data.sources import FINGERPRINTS, PREPARERS
 from workbench.data.sources.synth import sentences_for
 from workbench.data.validate import Validator
@@ -86,6 +87,10 @@ def _fingerprint(recipe: Recipe, ctx: PrepareContext) -> str:
     if not data["general_dev"]:
         del data["general_dev"]  # recipes without it keep the data prepared before it existed
     data.pop("unlabeled", None)  # read by `workbench label` only, never prepared
+    for split in SPLITS:  # recipes without parts keep the data prepared before parts existed
+        for source in data.get(split) or []:
+            if source.get("part") is None:
+                source.pop("part", None)
     parts = [str(PREPARE_VERSION), json.dumps(data, sort_keys=True)]
     parts.append(recipe.language or "")
     for split in SPLITS:
@@ -204,8 +209,12 @@ def prepare_data(
     *,
     force: bool = False,
     log: Callable[[str], None] = print,
+    progress: Callable[[Count], None] | None = None,
 ) -> PreparedData:
     """Prepare the recipe's train, eval and general sets (see the module docstring).
+
+    ``progress`` gets the counts of clips synthesised and prepared, with the time left
+    (:mod:`workbench.data.progress`); the log gets them as lines every few seconds.
 
     Raises:
         DataError: a source cannot be read; or, with ``data.on_bad_rows: stop``, any bad row
@@ -218,6 +227,7 @@ def prepare_data(
         lexicon=lexicon,
         language=recipe.language,
         log=log,
+        progress=progress,
     )
     if out is not None:
         try:
@@ -276,6 +286,8 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
         utts: list[Utterance] = []
         for index, spec in enumerate(getattr(recipe.data, split)):
             ctx.log(f"{split}: reading source {index + 1} ({spec.source})")
+            of = len(getattr(recipe.data, split))
+            ctx.where = f"{split} source {index + 1} of {of}, {spec.source}"
             try:
                 rows = PREPARERS[spec.source](spec, ctx)
             except (SourceError, OSError) as exc:
@@ -287,12 +299,16 @@ def _prepare_into(recipe: Recipe, ctx: PrepareContext, staging: Path, fingerprin
                 except (SourceError, ValueError) as exc:
                     raise DataError(f"data.{split}[{index}].condition: {exc}") from None
             dropped[split] += rows.problems
-            for cand in rows.candidates:
+            tally = Tally("prepared", len(rows.candidates), ctx.where, ctx.log, ctx.progress)
+            for number, cand in enumerate(rows.candidates, start=1):
+                if spec.part is not None:
+                    cand.part = spec.part
                 result = validator.check(cand, split)
                 if isinstance(result, RowProblem):
                     dropped[split].append(result)
                 else:
                     utts.append(result)
+                tally(number)
         splits[split] = utts
 
     independence = _check_independence(recipe, footprints, bool(splits["general"]), ctx)

@@ -107,4 +107,5 @@ class Validator:
             lang=cand.lang,
             domain=cand.domain,
             condition=cand.condition,
+            part=cand.part,
         )

@@ -24,7 +24,7 @@ from workbench.decoding.boost import boost_processor
 from workbench.decoding.gate import gate
 from workbench.decoding.rewrite import Rewriter
 from workbench.decoding.tuning import tune_boost as tune_boost_on_dev
-from workbench.evaluate.groups import group_figures, group_lines
+from workbench.evaluate.groups import SYSTEMS, group_figures, group_lines
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
 from workbench.evaluate.normalize import get_normalizer
 from workbench.evaluate.teacher import decode_teacher, find_teacher
@@ -145,6 +145,8 @@ def compare_set(
             "base_alignment": base.alignments[i],
             "adapted_alignment": adapted.alignments[i],
         }
+        if utt.part:
+            row["part"] = utt.part
         for name in extra:
             row[name] = hyps[name][i]
             row[f"{name}_wer"] = round(scores[name].utterance_wer(i), 4)
@@ -577,18 +579,6 @@ def write_report(
     write_text_atomic(table, buffer.getvalue())
     write_text_atomic(page, render_report(report))
     return [out, table, page]
-
-
-SYSTEMS = (
-    "base",
-    "adapted",
-    "teacher",
-    "adapted_gated",
-    "base_prompt",
-    "adapted_prompt",
-    "base_boost",
-    "adapted_boost",
-)
 
 
 def set_label(name: str, data: dict) -> str:

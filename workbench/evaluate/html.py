@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from workbench.evaluate.compare import SYSTEMS, teacher_lines
+from workbench.evaluate.groups import in_view, views
 
 COLORS = {
     "base": "#8a8f98",
@@ -94,6 +95,36 @@ def figures_table(report: dict) -> str:
     return "\n".join(parts)
 
 
+def parts_table(report: dict) -> str:
+    """One row per part of every set, in order (her recordings first when the recipe lists
+    them first, then the synthetic held-out part, then the general set): n, and base and
+    adapted WER, CER and term recall. Empty when no set has parts."""
+    shown = views(report)
+    if not any(v["part"] is not None for v in shown):
+        return ""
+    parts = [
+        "<h3>Part by part</h3><p class='muted'>Each part of the evaluation on its own, in "
+        "order (your own held-out recordings first when there are some), then the sets "
+        "without parts: n clips, and the base and adapted models' figures.</p>",
+        "<table class='wb-parts'><tr><th>what</th><th>n</th><th>WER base</th>"
+        "<th>WER adapted</th><th>CER base</th><th>CER adapted</th><th>term recall base</th>"
+        "<th>term recall adapted</th></tr>",
+    ]
+    for view in shown:
+        b, a = view["figures"]["base"], view["figures"]["adapted"]
+        change = a["wer"] - b["wer"]
+        tone = "broken" if change > 0 else "fixed" if change < 0 else ""
+        parts.append(
+            f"<tr><td>{escape(view['label'])}</td><td class='num'>{view['n']}</td>"
+            f"<td class='num'>{_pct(b['wer'])}</td><td class='num {tone}'>{_pct(a['wer'])}</td>"
+            f"<td class='num'>{_pct(b.get('cer'))}</td><td class='num'>{_pct(a.get('cer'))}</td>"
+            f"<td class='num'>{_pct(b.get('term_recall'))}</td>"
+            f"<td class='num'>{_pct(a.get('term_recall'))}</td></tr>"
+        )
+    parts.append("</table>")
+    return "\n".join(parts)
+
+
 def groups_table(report: dict) -> str:
     """Per set, by voice/speaker and by condition: a row per group with n, both systems' WER
     and term recall, and term false alarms, so one good voice cannot hide a bad one (and the
@@ -102,6 +133,8 @@ def groups_table(report: dict) -> str:
     for name, data in report["sets"].items():
         teacher = "teacher" in data
         for field, groups in (data.get("groups") or {}).items():
+            if field == "part":
+                continue  # shown by parts_table
             title = "voice / speaker" if field == "speaker" else field
             parts.append(
                 f"<h3>{escape(name)} by {title}</h3><table class='wb-groups'><tr><th>{title}</th>"
@@ -283,6 +316,7 @@ def render_report(report: dict) -> str:
         f"<h1>{escape(report['recipe'])}: base vs adapted</h1>",
         f"<p class='muted'>base model {escape(report['base_model'])} · adapter {escape(report['adapter'])} · "
         f"{escape(decoding_line(report))}</p>",
+        parts_table(report),
         figures_table(report),
         teacher_paragraph(report),
         *_dependence_notes(report),
@@ -290,8 +324,9 @@ def render_report(report: dict) -> str:
         decoding_table(report),
         charts(report),
     ]
-    for name, data in report["sets"].items():
-        parts.append(f"<h2>{escape(name)}: every utterance</h2>")
-        parts.append(utterance_table(data["utterances"]))
+    for view in views(report):
+        utts = in_view(report["sets"][view["set"]]["utterances"], view["part"])
+        parts.append(f"<h2>{escape(view['label'])}: every utterance</h2>")
+        parts.append(utterance_table(utts))
     parts.append("</body></html>")
     return "\n".join(parts)

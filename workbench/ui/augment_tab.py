@@ -175,7 +175,11 @@ def create_augment_tab(shared: Shared) -> dict[str, Any]:
         from workbench.data.prepare import prepare_data
 
         progress(None, desc="preparing the recipe's data (cached after the first time)")
-        prepared = prepare_data(_recipe(recipe_path), log=lambda m: None)
+        prepared = prepare_data(
+            _recipe(recipe_path),
+            log=lambda m: None,
+            progress=lambda c: progress((c.done, c.total), desc=c.line()[:100], unit="clips"),
+        )
         utts = prepared.utterances("train")
         listed = [[f"{u.id}: {u.text[:80]}", str(u.audio)] for u in utts]
         choices, total = clip_choices(listed, query)

@@ -1,6 +1,10 @@
 """Compare tab: the side-by-side report of a run: figures per set (the general set
 included), plots, and every utterance with both transcripts and their errors coloured;
-filter by fixed, broken or missed terms, and play the audio."""
+filter by fixed, broken or missed terms, and play the audio.
+
+A set whose sources name their part (the guided start's "your recordings" and "synthetic
+held-out") is shown part by part, labelled, and the tab opens on the first part: her own
+held-out recordings when she has some."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import gradio as gr
 
 from workbench.audio import AudioError, load_audio
 from workbench.evaluate.compare import difference_lines
+from workbench.evaluate.groups import in_view, views
 from workbench.evaluate.html import (
     COLORS,
     STYLE,
@@ -20,6 +25,7 @@ from workbench.evaluate.html import (
     decoding_table,
     figures_table,
     groups_table,
+    parts_table,
     teacher_paragraph,
     utterance_table,
 )
@@ -37,7 +43,7 @@ PAGE_ROWS = 20  # utterances per page: the page stays short however big the set
 # One line per figure, shown under the table and on hover over its column head.
 FIGURES = {
     "WER": "word error rate: words substituted, deleted and inserted, over the reference's "
-    "words (lower is better)",
+    "words (lower is better; above 100% when the transcript adds many words of its own)",
     "CER": "character error rate: the same count on characters (lower is better)",
     "term recall": "the share of lexicon terms in the references that the transcript writes "
     "(higher is better)",
@@ -71,12 +77,26 @@ LEGEND = (
 
 
 def with_hover(html: str) -> str:
-    """The figures table with each known column head explained on hover."""
+    """The figures tables with each known column head explained on hover (``WER``, and
+    ``WER base``/``WER adapted`` of the parts table)."""
     for name, text in FIGURES.items():
-        html = html.replace(
-            f"<th>{name}</th>", f"<th title='{escape(text)}'>{name} <sup class='muted'>?</sup></th>"
-        )
+        for head in (name, f"{name} base", f"{name} adapted"):
+            html = html.replace(
+                f"<th>{head}</th>",
+                f"<th title='{escape(text)}'>{head} <sup class='muted'>?</sup></th>",
+            )
     return html
+
+
+def guards(report: dict) -> str:
+    """The decoding guards table, folded away: it matters when figures look odd."""
+    table = decoding_table(report).replace("<h2>Decoding guards</h2>", "")
+    if not table:
+        return ""
+    return (
+        "<details class='wb-explain'><summary>Decoding guards: windows that fell back or "
+        f"were dropped as silence</summary>{table}</details>"
+    )
 
 
 def explanations() -> str:
@@ -99,16 +119,33 @@ def read_report(path) -> dict | None:
         return None
 
 
-def filtered(report: dict, set_name: str, how: str) -> list[dict]:
-    data = report["sets"].get(set_name) or {}
+def view_choices(report: dict) -> list[tuple[str, str]]:
+    """(label, key) of every view, in order (:func:`workbench.evaluate.groups.views`)."""
+    return [(f"{v['label']} · n={v['n']}", v["key"]) for v in views(report, whole_sets=True)]
+
+
+def view_of(report: dict, key: str | None) -> tuple[str, str | None] | None:
+    """(set, part) that a view key picks (a bare set name too), None when it picks none."""
+    for view in views(report, whole_sets=True):
+        if view["key"] == key:
+            return view["set"], view["part"]
+    return None
+
+
+def filtered(report: dict, key: str, how: str) -> list[dict]:
+    picked = view_of(report, key)
+    if picked is None:
+        return []
+    set_name, part = picked
     keep = FILTERS.get(how, FILTERS["all"])
-    return [u for u in data.get("utterances", []) if keep(u)]
+    utts = in_view(report["sets"][set_name].get("utterances", []), part)
+    return [u for u in utts if keep(u)]
 
 
-def rows_html(report: dict, set_name: str, how: str, page: int) -> tuple[str, list[str], int]:
-    """The page of utterances to show (HTML), the ids of every filtered utterance (to play),
-    and the page shown."""
-    utts = filtered(report, set_name, how)
+def rows_html(report: dict, key: str, how: str, page: int) -> tuple[str, list[str], int]:
+    """The page of utterances of the view ``key`` to show (HTML), the ids of every filtered
+    utterance (to play), and the page shown."""
+    utts = filtered(report, key, how)
     shown, page, pages = page_of(utts, page)
     first = (page - 1) * PAGE_ROWS + 1 if utts else 0
     where = (
@@ -126,7 +163,7 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
     with gr.Accordion("Charts", open=False):
         plots = gr.HTML(elem_id="compare-plots")
     with gr.Row():
-        set_choice = gr.Dropdown(label="set", choices=[], elem_id="compare-set")
+        set_choice = gr.Dropdown(label="clips shown", choices=[], elem_id="compare-set")
         how = gr.Radio(list(FILTERS), value="all", label="show", elem_id="compare-filter")
     with gr.Row():
         prev_btn = gr.Button("◀ previous", size="sm", elem_id="compare-prev")
@@ -147,20 +184,21 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
         head = (
             f"<style>{STYLE}</style><p class='muted'>{escape(report['recipe'])} · base model "
             f"{escape(report['base_model'])} · {escape(decoding_line(report))}</p>"
-            + with_hover(figures_table(report))
+            + with_hover(parts_table(report) + figures_table(report))
             + explanations()
             + LEGEND
-            + decoding_table(report)
+            + guards(report)
             + "".join(f"<p>{escape(line)}</p>" for line in difference_lines(report))
             + teacher_paragraph(report)
             + groups_table(report)
         )
-        names = list(report["sets"])
-        html, ids, shown = rows_html(report, names[0], "all", 1)
+        choices = view_choices(report)
+        first = choices[0][1]
+        html, ids, shown = rows_html(report, first, "all", 1)
         return (
             head,
             charts(report),
-            gr.update(choices=names, value=names[0]),
+            gr.update(choices=choices, value=first),
             html,
             gr.update(choices=ids, value=None),
             shown,
@@ -170,7 +208,7 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
     def on_filter(run_id: str | None, set_name: str | None, how_: str, page_: float | None):
         run = run_of(ws, run_id)
         report = read_report(run.report) if run else None
-        if report is None or set_name not in report["sets"]:
+        if report is None or view_of(report, set_name) is None:
             return "", gr.update(choices=[]), 1
         html, ids, shown = rows_html(report, set_name, how_, int(page_ or 1))
         return html, gr.update(choices=ids, value=None), shown
@@ -179,9 +217,11 @@ def create_compare_tab(shared: Shared) -> dict[str, Any]:
     def on_pick(run_id: str | None, set_name: str | None, utt_id: str | None):
         run = run_of(ws, run_id)
         report = read_report(run.report) if run else None
-        if not utt_id or report is None or set_name not in report["sets"]:
+        picked = view_of(report, set_name) if report is not None else None
+        if not utt_id or picked is None:
             return None
-        utt = next((u for u in report["sets"][set_name]["utterances"] if u["id"] == utt_id), None)
+        utts = report["sets"][picked[0]]["utterances"]
+        utt = next((u for u in utts if u["id"] == utt_id), None)
         if utt is None or not utt.get("audio"):
             return None
         try:

@@ -131,7 +131,12 @@ def create_data_tab(shared: Shared) -> dict[str, Any]:
         from workbench.data.prepare import prepare_data
 
         recipe = ws.load_recipe(require_recipe(recipe_path))
-        prepared = prepare_data(recipe, log=lambda message: progress(None, desc=message[:80]))
+        prepared = prepare_data(
+            recipe,
+            log=lambda message: progress(None, desc=message[:80]),
+            # clips synthesised / prepared of all, with the time left, on the page's bar
+            progress=lambda c: progress((c.done, c.total), desc=c.line()[:100], unit="clips"),
+        )
         count_frame, dropped_frame = prepared_tables(prepared.report)
         train = prepared.utterances("train")[:50]
         choices = [(f"{u.id}: {u.text[:60]}", str(u.audio)) for u in train]

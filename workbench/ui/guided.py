@@ -50,7 +50,11 @@ MAX_TERMS_BYTES = 4 * 1024**2  # a term list; larger is not a term list
 PREVIEW_ROWS = 8
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 DEFAULT_HELD_OUT = 0.2  # a fifth of her recordings for evaluation
+# The parts of the evaluation set (a source's ``part``), as the report and Compare show them.
+OWN_PART = "your recordings"
+SYNTH_PART = "synthetic held-out"
 DEFAULT_STEPS = 100
+SHORT_RUN = 50  # steps: below it a run is called a trial
 RECORDED = "recorded"  # the sub-folder of her dataset holding the takes recorded in the page
 MIN_TAKE_SECONDS = 0.5
 TRAIN_VOICES = [
@@ -701,9 +705,10 @@ def guided_recipe(
 ) -> Recipe:
     """The recipe of the guided start, built from the recipe dataclasses (they check it).
 
-    Her held-out recordings are the first evaluation source; synthetic sentences of her
-    terms (held-out carriers, voices training never hears) the second. Training takes her
-    other recordings and synthetic sentences of every term.
+    Her held-out recordings are the first evaluation source (part ``your recordings``);
+    synthetic sentences of her terms (held-out carriers, voices training never hears) the
+    second (part ``synthetic held-out``): the report gives each its own figures. Training
+    takes her other recordings and synthetic sentences of every term.
     """
     from workbench.data.sources.asterisk import SOUNDS
     from workbench.data.sources.pocketsphinx import ROOT
@@ -727,7 +732,7 @@ def guided_recipe(
     )
     eval_sources: list = []
     if eval_manifest is not None:
-        eval_sources.append(ManifestSource(path=str(eval_manifest)))
+        eval_sources.append(ManifestSource(path=str(eval_manifest), part=OWN_PART))
     eval_sources.append(
         SynthSource(
             split="heldout",
@@ -735,6 +740,7 @@ def guided_recipe(
             per_term=1,
             limit=40,
             templates=synth_templates,
+            part=SYNTH_PART,
         )
     )
     use_general = general and ROOT.is_dir()
@@ -846,6 +852,12 @@ def held_out_note(recordings: Recordings | None, fraction: float) -> str:
         else " Your speakers are not known (or only one), so clips are drawn one by one: "
         "the test is on new recordings of voices training has heard."
     )
+    share = len(held) / len(recordings.clips)
+    if how == "by speaker" and abs(share - fraction) >= 0.05:
+        same = (
+            f" Each speaker's recordings stay together, so the nearest to {fraction:.0%} "
+            f"is {share:.0%}."
+        )
     return (
         f"**{len(held)} of your {len(recordings.clips)} recordings** are kept for evaluation "
         f"{how}{who}; {len(train)} go to training.{same}"
@@ -853,25 +865,64 @@ def held_out_note(recordings: Recordings | None, fraction: float) -> str:
 
 
 def her_results(report: dict, ids: list[str]) -> tuple[str, list[dict]]:
-    """(one-line summary, utterances) of her held-out recordings in a run's report."""
+    """(one-line summary, utterances) of her held-out recordings in a run's report: the
+    part ``your recordings`` of a set, with its figures (word and character error rate,
+    term recall); for a report without parts, the utterances with her ids."""
     wanted = set(ids)
-    utts = [
-        u
-        for data in report.get("sets", {}).values()
-        for u in data.get("utterances", [])
-        if u.get("id") in wanted
-    ]
+    figures = None
+    utts = []
+    for data in report.get("sets", {}).values():
+        mine = [u for u in data.get("utterances", []) if u.get("part") == OWN_PART]
+        if mine:
+            utts += mine
+            figures = figures or ((data.get("groups") or {}).get("part") or {}).get(OWN_PART)
+    if not utts:
+        utts = [
+            u
+            for data in report.get("sets", {}).values()
+            for u in data.get("utterances", [])
+            if u.get("id") in wanted
+        ]
     if not utts:
         return "", []
     fixed = sum(u["status"] == "fixed" for u in utts)
     broken = sum(u["status"] == "broken" for u in utts)
-    base = sum(u["base_wer"] for u in utts) / len(utts)
-    adapted = sum(u["adapted_wer"] for u in utts) / len(utts)
-    return (
+    head = (
         f"On your {len(utts)} held-out recording(s) the adapted model is better on {fixed}, "
-        f"worse on {broken}, the same on {len(utts) - fixed - broken}; mean word error rate "
-        f"{100 * base:.1f}% with the base model, {100 * adapted:.1f}% adapted.",
-        utts,
+        f"worse on {broken}, the same on {len(utts) - fixed - broken}; "
+    )
+    if figures is None:
+        base = sum(u["base_wer"] for u in utts) / len(utts)
+        adapted = sum(u["adapted_wer"] for u in utts) / len(utts)
+        return (
+            head + f"mean word error rate {100 * base:.1f}% with the base model, "
+            f"{100 * adapted:.1f}% adapted.",
+            utts,
+        )
+    b, a = figures["base"], figures["adapted"]
+    said = [
+        f"word error rate {_pct(b['wer'])} with the base model, {_pct(a['wer'])} adapted",
+        f"character error rate {_pct(b.get('cer'))} and {_pct(a.get('cer'))}",
+    ]
+    if b.get("term_recall") is not None:
+        said.append(
+            f"your terms written right {_pct(b['term_recall'])} and {_pct(a['term_recall'])} "
+            "of the time"
+        )
+    return head + "; ".join(said) + ".", utts
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def run_length_note(steps: int) -> str:
+    """A word on a run much shorter than the default: a trial, not the model to use."""
+    if steps >= SHORT_RUN:
+        return ""
+    return (
+        f"{steps} steps is a trial run: it shows the flow and a first change; for a model to "
+        f"use, train {DEFAULT_STEPS} steps or more (the default)."
     )
 
 

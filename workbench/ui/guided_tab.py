@@ -36,6 +36,7 @@ from workbench.ui.guided import (
     read_folder,
     read_terms,
     recipe_text,
+    run_length_note,
     save_take,
     save_terms,
     take_prompt,
@@ -388,6 +389,10 @@ def create_guided_tab(shared: Shared) -> dict[str, Any]:
             "model; the progress shows here and in the Train tab, and your held-out "
             "recordings appear here when it is done."
         )
+        if saved.notes:
+            note += "\n\nYour terms: " + "; ".join(escape(n) for n in saved.notes) + "."
+        if trial := run_length_note(int(steps_n)):
+            note += f"\n\n{trial}"
         state = {"run": run.id, "heldout": str(eval_path) if eval_path else ""}
         return (
             note,

@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from workbench.data.progress import time_left
 from workbench.recipe import RecipeError
 from workbench.runs import (
     ACTIVE,
@@ -34,14 +35,6 @@ PHASE_TEXT = {
     "stopped": "stopped",
     "failed": "failed",
 }
-
-
-def _minutes(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 90:
-        return f"about {max(1, round(seconds))} s left"
-    return f"about {round(seconds / 60)} min left"
 
 
 def describe_run(run: RunDir) -> tuple[str, str]:
@@ -70,14 +63,24 @@ def describe_run(run: RunDir) -> tuple[str, str]:
     if status.get("loss") is not None:
         bits.append(f"loss {status['loss']:.3f}")
     if state == "running" and phase in (None, "training"):
-        bits.append(_minutes(status.get("eta_s")))
+        bits.append(time_left(status.get("eta_s")))
+    ready, needed = status.get("prep_done"), status.get("prep_total")
+    if phase == "preparing" and isinstance(ready, int) and isinstance(needed, int) and needed:
+        # The bar follows the source being read: clips synthesised (or prepared) of all.
+        fraction = min(1.0, ready / needed)
+        where = status.get("prep_where") or ""
+        bits = [
+            f"{status.get('prep_verb') or 'prepared'} {ready} of {needed} clips"
+            + (f" ({where})" if where else ""),
+            time_left(status.get("prep_eta_s")) if ready < needed else "",
+        ]
     done, of = status.get("eval_done"), status.get("eval_total")
     if phase == "evaluating" and isinstance(done, int) and isinstance(of, int) and of > 0:
         # The bar follows the evaluation: clips decoded (every set, every system) of all.
         fraction = min(1.0, done / of)
         bits = [
             f"evaluation: {done} / {of} clips decoded",
-            _minutes(status.get("eval_eta_s")) if done else "measuring the pace",
+            time_left(status.get("eval_eta_s")) if done else "measuring the pace",
         ]
     elif phase == "evaluating":
         bits.append("loading the models and the evaluation sets")

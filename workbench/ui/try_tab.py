@@ -125,7 +125,10 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
             ) from None
         except AudioError as exc:
             discard_upload(path)
-            raise gr.Error(f"{Path(path).name}: {exc.reason}", print_exception=False) from None
+            reason = exc.reason
+            if reason.startswith("cannot decode audio"):  # the decoder's words help nobody here
+                reason = "not a sound file this page can read; try WAV, FLAC, MP3 or OGG"
+            raise gr.Error(f"{Path(path).name}: {reason}", print_exception=False) from None
         from workbench.data.prepare import recipe_lexicon
         from workbench.export.boost_setting import boost_setting
         from workbench.recipe import load_recipe

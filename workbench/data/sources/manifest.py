@@ -127,6 +127,7 @@ def prepare_manifest(spec: ManifestSource, ctx: PrepareContext) -> SourceRows:
                     lang=utt.lang,
                     domain=utt.domain,
                     condition=utt.condition,
+                    part=utt.part,
                 )
             )
             if spec.limit and len(out.candidates) >= spec.limit:

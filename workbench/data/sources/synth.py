@@ -24,6 +24,7 @@ import soxr
 
 from workbench.audio import SAMPLE_RATE
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
+from workbench.data.progress import Tally
 from workbench.data.sources._files import file_digest
 from workbench.data.templates import (
     Sentence,
@@ -139,6 +140,8 @@ def prepare_synth(spec: SynthSource, ctx: PrepareContext) -> SourceRows:
     folder = ctx.staging / "audio" / prefix
     folder.mkdir(parents=True, exist_ok=True)
     out = SourceRows()
+    tally = Tally("synthesised", len(sentences), ctx.where or f"synth {spec.split}", ctx.log,
+                  ctx.progress)  # fmt: skip
     for index, sentence in enumerate(sentences):
         voice = spec.voices[index % len(spec.voices)]
         rate = round(rng.uniform(spec.min_rate, spec.max_rate), 3)
@@ -161,8 +164,7 @@ def prepare_synth(spec: SynthSource, ctx: PrepareContext) -> SourceRows:
                 domain=ctx.pack_dir.name if ctx.pack_dir else None,
             )
         )
-        if (index + 1) % 50 == 0:
-            ctx.log(f"  synth {spec.split}: {index + 1}/{len(sentences)} clips")
+        tally(index + 1)
     return out
 
 
