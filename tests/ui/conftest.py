@@ -17,6 +17,15 @@ import pytest
 
 from tests.train.conftest import write_tiny_recipe
 
+try:
+    from playwright.sync_api import expect
+
+    # Assertions wait 5 s by default: too short for a page answering on 2 loaded cores (the
+    # persona test failed on that about one run in six). Actions wait 60 s (the page fixture).
+    expect.set_options(timeout=30_000)
+except ImportError:  # the browser tests are skipped without playwright
+    pass
+
 PROJECT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = PROJECT / "build" / "ui-screenshots"
 CHROMIUM_ARGS = [
