@@ -88,6 +88,8 @@ def test_the_report_carries_groups_and_the_summary_and_page_show_them():
     page = render_report(report)
     assert "eval by voice / speaker" in page and "eval by condition" in page
     assert "babble" in page
+    # every system's row says what it is, in words
+    assert "<td>adapted</td><td class='muted'>the base model with the adapter</td>" in page
 
 
 def test_a_set_of_one_voice_and_condition_has_no_groups():

@@ -61,12 +61,25 @@ def _aligned(chunks: list[dict], side: str) -> str:
     return " ".join(x for x in out if x)
 
 
+# What each system is, in words, beside its name in the figures table.
+SYSTEM_WORDS = {
+    "base": "the base model, as it comes",
+    "adapted": "the base model with the adapter",
+    "teacher": "the model that labelled the training data",
+    "adapted_gated": "the adapter's transcript only where it changes a lexicon term, else the base's",
+    "base_prompt": "the base model with the lexicon as prompt",
+    "adapted_prompt": "the adapter with the lexicon as prompt",
+    "base_boost": "the base model with the lexicon boost and rewrites",
+    "adapted_boost": "the adapter with the lexicon boost and rewrites",
+}
+
+
 def figures_table(report: dict) -> str:
     """The figures of every set and system, with the WER difference per set, as a table."""
     systems = list(SYSTEMS)
     parts = [
-        "<table class='wb-figures'><tr><th>set</th><th>n</th><th>system</th><th>WER</th><th>CER</th><th>term recall</th>"
-        "<th>S / D / I</th><th>RTF</th></tr>",
+        "<table class='wb-figures'><tr><th>set</th><th>n</th><th>system</th><th>what it is</th>"
+        "<th>WER</th><th>CER</th><th>term recall</th><th>S / D / I</th><th>RTF</th></tr>",
     ]
     for name, data in report["sets"].items():
         present = [s for s in systems if s in data]
@@ -81,13 +94,14 @@ def figures_table(report: dict) -> str:
                 else ""
             )
             parts.append(
-                f"<tr>{lead}<td>{system}</td><td class='num'>{_pct(f['wer'])}</td><td class='num'>{_pct(f['cer'])}</td>"
+                f"<tr>{lead}<td>{system}</td><td class='muted'>{escape(SYSTEM_WORDS.get(system, ''))}</td>"
+                f"<td class='num'>{_pct(f['wer'])}</td><td class='num'>{_pct(f['cer'])}</td>"
                 f"<td class='num'>{_pct(f['term_recall'])}</td><td class='num'>{f['substitutions']} / "
                 f"{f['deletions']} / {f['insertions']}</td><td class='num'>{f['rtf']}</td></tr>"
             )
         d = data["wer_difference"]
         parts.append(
-            f"<tr><td>difference</td><td class='num' colspan='5'>WER {100 * d['value']:+.1f} points "
+            f"<tr><td>difference</td><td class='num' colspan='6'>WER {100 * d['value']:+.1f} points "
             f"(95% CI {100 * d['ci95'][0]:+.1f} to {100 * d['ci95'][1]:+.1f}); fixed {data['fixed']}, "
             f"broken {data['broken']}, unchanged {data['unchanged']}</td></tr>"
         )
