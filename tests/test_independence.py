@@ -237,7 +237,7 @@ def test_the_guard_may_not_decide_on_the_reported_general_set(tmp_path, clips):
 
     allow = "  allow_dependent_general: true\ntrain:\n"
     allowed = recipe(tmp_path, data.replace("train:\n", allow))
-    _, independence = _sets(allowed, None, lambda m: None)
+    _, independence, _ = _sets(allowed, None, lambda m: None)
     assert independence is not None and independence["independent"] is False
     assert "forgetting guard" in independence["overlaps"][-1]
 
