@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.data.candidates import PrepareContext, RowProblem, SourceError
 from workbench.data.manifest import Utterance, write_manifest
@@ -34,6 +35,10 @@ from workbench.lexicon import UNSPACED_LANGUAGES, Lexicon, LexiconError, load_le
 from workbench.recipe import LabelSpec, ManifestSource, Recipe
 from workbench.safe_write import TargetError, check_target, replace_folder
 from workbench.schema import to_data
+
+if TYPE_CHECKING:
+    from workbench.models.loading import LoadedModel
+    from workbench.transcribe import Transcriber
 
 LABELS, KEPT, SUMMARY = "labels.jsonl", "kept.jsonl", "summary.json"
 WRITER = "workbench label"
@@ -284,6 +289,52 @@ def teacher_language(recipe: Recipe, loaded) -> str | None:
     return "en" if student is not None and not student.multilingual else None
 
 
+def load_teacher(
+    spec: str,
+    recipe: Recipe,
+    *,
+    adapter: str | Path | None = None,
+    foreign_adapter: bool = False,
+    prompt: str | None = None,
+    batch_size: int | None = None,
+    names: tuple[str, str] = ("--teacher", "--teacher-adapter"),
+) -> tuple[LoadedModel, Transcriber]:
+    """The teacher model (its adapter, if any, applied and active) and a transcriber with
+    the recipe's evaluation decoding in :func:`teacher_language`'s language.
+
+    ``names`` are what the messages call the model and the adapter (the CLI's flags, or
+    where else they came from).
+
+    Raises:
+        LabelError: the model or adapter does not load, or the language is refused.
+    """
+    from workbench.export.adapter_check import AdapterError
+    from workbench.models.bundled import ModelPackageError
+    from workbench.models.loading import ModelLoadError, load_model
+    from workbench.transcribe import AdapterSet, DecodeOptions, Transcriber
+
+    try:
+        loaded = load_model(spec)
+    except (ModelLoadError, ModelPackageError, OSError, ValueError) as exc:
+        raise LabelError(f"{names[0]} {spec}: does not load ({exc})") from None
+    try:
+        adapters = AdapterSet(loaded, [adapter] if adapter else [], foreign=foreign_adapter)
+    except AdapterError as exc:
+        raise LabelError(f"{names[1]}: {exc}") from None
+    adapters.activate(adapters.names[0] if adapters.names else None)
+    options = DecodeOptions(
+        decoding=recipe.eval.decoding_options(),
+        language=teacher_language(recipe, loaded),
+        prompt=prompt,
+        max_new_tokens=recipe.eval.max_new_tokens,
+        encoder_precision=recipe.eval.encoder_precision,
+    )
+    try:
+        return loaded, Transcriber(loaded, options, batch_size=batch_size or recipe.eval.batch_size)
+    except ValueError as exc:
+        raise LabelError(f"language: {exc}") from None
+
+
 def label_audio(
     recipe: Recipe,
     out: str | Path,
@@ -315,10 +366,6 @@ def label_audio(
     from workbench.decoding.boost import boost_processor
     from workbench.decoding.rewrite import Rewriter
     from workbench.evaluate.normalize import get_normalizer
-    from workbench.export.adapter_check import AdapterError
-    from workbench.models.bundled import ModelPackageError
-    from workbench.models.loading import ModelLoadError, load_model
-    from workbench.transcribe import AdapterSet, DecodeOptions, Transcriber
 
     if not recipe.data.unlabeled:
         raise LabelError(
@@ -354,29 +401,16 @@ def label_audio(
 
         spec = teacher or default_teacher(recipe)
         log(f"teacher: {spec}" + (f" with adapter {adapter}" if adapter else ""))
-        try:
-            loaded = load_model(spec)
-        except (ModelLoadError, ModelPackageError, OSError, ValueError) as exc:
-            raise LabelError(f"--teacher {spec}: {exc}") from None
-        try:
-            adapters = AdapterSet(loaded, [adapter] if adapter else [], foreign=foreign_adapter)
-        except AdapterError as exc:
-            raise LabelError(f"--teacher-adapter: {exc}") from None
-        language = teacher_language(recipe, loaded)
         prompt = lexicon.prompt_text() if (recipe.lexicon.prompt and lexicon) else None
-        options = DecodeOptions(
-            decoding=recipe.eval.decoding_options(),
-            language=language,
+        loaded, transcriber = load_teacher(
+            spec,
+            recipe,
+            adapter=adapter,
+            foreign_adapter=foreign_adapter,
             prompt=prompt,
-            max_new_tokens=recipe.eval.max_new_tokens,
-            encoder_precision=recipe.eval.encoder_precision,
+            batch_size=batch_size,
         )
-        try:
-            transcriber = Transcriber(
-                loaded, options, batch_size=batch_size or recipe.eval.batch_size
-            )
-        except ValueError as exc:
-            raise LabelError(f"language: {exc}") from None
+        language = transcriber.options.language
         spaced = (language or "en") not in UNSPACED_LANGUAGES
         rewrite = None
         if boost > 0 and lexicon is not None:
@@ -391,7 +425,6 @@ def label_audio(
         labelled: list[Utterance] = []
         reasons: dict[str, list[str]] = {}
         seconds = 0.0
-        adapters.activate(adapters.names[0] if adapters.names else None)
         torch_threads = torch.get_num_threads()
         for start in range(0, len(utts), CHUNK):
             chunk = utts[start : start + CHUNK]
@@ -446,7 +479,7 @@ def label_audio(
             "language": language,
             "prompt": prompt is not None,
             "boost": boost,
-            "decoding": options.decoding.describe(),
+            "decoding": transcriber.options.decoding.describe(),
             "thresholds": to_data(recipe.label),
             "clips": len(labelled),
             "kept": len(kept_utts),

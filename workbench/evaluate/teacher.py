@@ -123,11 +123,8 @@ def decode_teacher(
     """
     import torch
 
-    from workbench.export.adapter_check import AdapterError
-    from workbench.label import LabelError, teacher_language
-    from workbench.models.bundled import ModelPackageError
-    from workbench.models.loading import ModelLoadError, load_model
-    from workbench.transcribe import AdapterSet, DecodeOptions, Transcriber
+    from workbench.decoding.fallback import DecodingStats
+    from workbench.label import LabelError, load_teacher
 
     meta = teacher.describe()
     clips = sum(len(utts) for utts in sets.values())
@@ -145,37 +142,28 @@ def decode_teacher(
         + (f" with {teacher.adapter}" if teacher.adapter else "")
     )
     try:
-        loaded = load_model(teacher.model)
-    except (ModelLoadError, ModelPackageError, OSError, ValueError) as exc:
-        return skip(f"it does not load ({exc})")
-    try:
-        adapters = AdapterSet(loaded, [teacher.adapter] if teacher.adapter else [])
-        adapters.activate(adapters.names[0] if adapters.names else None)
-        language = teacher_language(recipe, loaded)
-        options = DecodeOptions(
-            decoding=recipe.eval.decoding_options(),
-            language=language,
-            max_new_tokens=recipe.eval.max_new_tokens,
-            encoder_precision=recipe.eval.encoder_precision,
+        loaded, transcriber = load_teacher(
+            teacher.model,
+            recipe,
+            adapter=teacher.adapter,
+            names=("teacher", "teacher adapter"),
         )
-        Transcriber(loaded, options)  # refuses a language the teacher does not know
-    except (AdapterError, LabelError, ValueError) as exc:
-        del loaded
+    except LabelError as exc:
         gc.collect()
         return skip(str(exc))
+    language = transcriber.options.language
     hyps, timing, stats = {}, {}, {}
-    transcriber = None
     try:
         for name, utts in sets.items():
             log(f"{name}: decoding {len(utts)} clips with the teacher {teacher.model}")
             audio = [load_audio(u.audio) for u in utts]
-            transcriber = Transcriber(loaded, options, batch_size=recipe.eval.batch_size)
+            transcriber.stats = DecodingStats()  # counted per set
             start = time.perf_counter()
             hyps[name] = transcriber.transcribe_arrays(audio, None, progress)
             timing[name] = time.perf_counter() - start
             stats[name] = transcriber.stats.as_dict()
     finally:
-        del transcriber, adapters, loaded  # the teacher's weights go now, not at return
+        del transcriber, loaded  # the teacher's weights go now, not at return
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
