@@ -297,7 +297,7 @@ def _tuning_problem(recipe: Recipe, prepared) -> str | None:
     from workbench.lexicon import UNSPACED_LANGUAGES
 
     try:
-        sets = {name: prepared.utterances(name) for name in ("eval", "general")}
+        sets = {name: prepared.utterances(name) for name in ("eval", "general", "general_dev")}
         spaced = (recipe.language or "en") not in UNSPACED_LANGUAGES
         check_tunable(sets, recipe_lexicon(recipe), spaced=spaced)
     except (TuningError, DataError) as exc:

@@ -303,3 +303,21 @@ def test_run_says_before_training_that_tuning_has_no_general_set(
     assert "no general set" in err and "Traceback" not in err
     assert not (run_dir / "adapter").exists()  # nothing trained
     assert json.loads((run_dir / "status.json").read_text())["phase"] == "failed"
+
+
+def test_general_dev_alone_is_enough_for_run_to_tune(tmp_path, tiny_model_dir, speech_manifests):
+    from workbench.cli import _tuning_problem
+    from workbench.data.prepare import prepare_data
+
+    (tmp_path / "lexicon.tsv").write_text(LEXICON)
+    recipe = write_tiny_recipe(
+        tmp_path / "recipe.yaml",
+        tiny_model_dir,
+        speech_manifests,
+        "tiny-dev-only",
+        data_extra=f"  eval: [{{source: manifest, path: {speech_manifests['replay']}}}]\n"
+        f"  general_dev: [{{source: manifest, path: {speech_manifests['general']}}}]\n",
+        extra=f"lexicon: {{path: {tmp_path / 'lexicon.tsv'}, tune_boost: true}}\n",
+    )
+    loaded = load_recipe(recipe)
+    assert _tuning_problem(loaded, prepare_data(loaded, log=lambda m: None)) is None
