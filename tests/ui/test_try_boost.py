@@ -11,7 +11,7 @@ from workbench.decoding.rewrite import Rewriter
 from workbench.lexicon import Lexicon, Term
 from workbench.models.loading import load_model
 from workbench.transcribe import AdapterSet, DecodeOptions, Transcriber
-from workbench.ui.try_tab import ModelCache, transcribe_four
+from workbench.ui.try_tab import ModelCache, transcribe_side_by_side
 
 
 def test_the_boosted_row_is_the_adapter_decoding_with_the_boost_then_the_rewrites(
@@ -27,7 +27,7 @@ def test_the_boosted_row_is_the_adapter_decoding_with_the_boost_then_the_rewrite
     )
     audio = load_audio(sorted(LIBRIVOX.glob("*.wav"))[0])
     cache = ModelCache()
-    plain = transcribe_four(cache, str(tiny_model_dir), package, audio, None, None)
+    plain = transcribe_side_by_side(cache, str(tiny_model_dir), package, audio, None, None)
     assert set(plain) == {"base", "adapted"}
 
     loaded = load_model(str(tiny_model_dir))
@@ -36,7 +36,9 @@ def test_the_boosted_row_is_the_adapter_decoding_with_the_boost_then_the_rewrite
     # a misrecognition the adapter writes now, so the rewrite shows in the boosted row
     wrong = unboosted.split()[0] if unboosted.split() else "zzz"
     lexicon = Lexicon([Term("vancomycin", "drug", misrecognitions=(wrong,))])
-    texts = transcribe_four(cache, str(tiny_model_dir), package, audio, None, None, lexicon, 20.0)
+    texts = transcribe_side_by_side(
+        cache, str(tiny_model_dir), package, audio, None, None, lexicon, 20.0
+    )
     processor = boost_processor(lexicon, loaded.processor.tokenizer, 20.0)
     direct = Transcriber(loaded, DecodeOptions(), batch_size=1, logits_processor=[processor])
     expected = Rewriter(lexicon)(direct.transcribe_arrays([audio])[0])

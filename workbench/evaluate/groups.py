@@ -31,6 +31,8 @@ SYSTEMS = (
     "base_boost",
     "adapted_boost",
 )
+# The systems of a breakdown's text lines: all but the prompted ones, to keep lines short.
+LINE_SYSTEMS = tuple(s for s in SYSTEMS if not s.endswith("_prompt"))
 UNKNOWN = "(not given)"
 
 
@@ -98,14 +100,7 @@ def group_lines(report: dict) -> list[str]:
             width = max(len(v) for v in groups)
             for value, row in groups.items():
                 parts = []
-                for system in (
-                    "base",
-                    "adapted",
-                    "teacher",
-                    "adapted_gated",
-                    "base_boost",
-                    "adapted_boost",
-                ):
+                for system in LINE_SYSTEMS:
                     f = row.get(system)
                     if f is None:
                         continue

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from workbench.evaluate.compare import SYSTEMS, teacher_lines
-from workbench.evaluate.groups import in_view, views
+from workbench.evaluate.compare import teacher_lines
+from workbench.evaluate.groups import SYSTEMS, in_view, views
 
 COLORS = {
     "base": "#8a8f98",
@@ -65,7 +65,7 @@ def _aligned(chunks: list[dict], side: str) -> str:
 SYSTEM_WORDS = {
     "base": "the base model, as it comes",
     "adapted": "the base model with the adapter",
-    "teacher": "the model that labelled the training data",
+    "teacher": "the model that labelled the training data (or train.teacher)",
     "adapted_gated": "the adapter's transcript only where it changes a lexicon term, else the base's",
     "base_prompt": "the base model with the lexicon as prompt",
     "adapted_prompt": "the adapter with the lexicon as prompt",

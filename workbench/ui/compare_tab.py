@@ -20,6 +20,7 @@ from workbench.evaluate.groups import in_view, views
 from workbench.evaluate.html import (
     COLORS,
     STYLE,
+    SYSTEM_WORDS,
     charts,
     decoding_line,
     decoding_table,
@@ -53,8 +54,8 @@ FIGURES = {
     "term false alarms": "lexicon terms written where the reference has none (lower is better)",
     "difference": "adapted WER minus base WER, in points, with its 95% confidence interval; "
     "fixed / broken / unchanged count the utterances whose WER went down / up / stayed",
-    "adapted_gated": "the base model's transcript unless the adapted one changes a lexicon "
-    "term: everyday speech stays as the base model writes it",
+    "adapted_gated": f"{SYSTEM_WORDS['adapted_gated']}: everyday speech stays as the base "
+    "model writes it",
     "teacher": "the model that labelled the training data (workbench label) or that training "
     "distilled toward (train.teacher), decoded with the same settings: how far the student "
     "was from it before training (base) and after (adapted)",

@@ -40,7 +40,7 @@ class ModelCache:
         return self.value[0]
 
 
-def transcribe_four(
+def transcribe_side_by_side(
     cache: ModelCache,
     base_model: str,
     adapter: Path,
@@ -142,7 +142,7 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
         prompt = lexicon.prompt_text() if lexicon else None
         report = read_report(run.report)
         boost = boost_setting(recipe, report, lexicon is not None)
-        texts = transcribe_four(
+        texts = transcribe_side_by_side(
             cache, recipe.base_model, run.adapter, samples, recipe.language, prompt,
             lexicon, float(boost["boost"]),
         )  # fmt: skip
