@@ -15,9 +15,12 @@ from fastapi.testclient import TestClient
 from tests.conftest import LIBRIVOX
 from tests.train.conftest import write_tiny_recipe
 from workbench.cli import main
+from workbench.data.prepare import recipe_lexicon
 from workbench.decoding.boost import LexiconBoost
+from workbench.decoding.gate import gate
 from workbench.decoding.tuning import BoostTuning, GridPoint
 from workbench.evaluate.compare import evaluate_adapter
+from workbench.evaluate.normalize import get_normalizer
 from workbench.export.adapter_check import AdapterError
 from workbench.export.boost_setting import BOOST_FILE, read_package_boost
 from workbench.export.model_card import HOTWORDS_FILE
@@ -77,8 +80,19 @@ def test_evaluation_with_a_boost_adds_the_boosted_systems_to_every_set(trained):
     report = evaluate_adapter(load_recipe(recipe), run.adapter, boost=3.0, log=lambda m: None)
     assert "boost_tuning" not in report and report["decoding"]["boost"] == 3.0
     for data in report["sets"].values():
-        assert {"base_boost", "adapted_boost"} <= set(data)
+        assert {"base_boost", "adapted_boost", "adapted_gated_boost"} <= set(data)
         assert all("adapted_boost" in u for u in data["utterances"])
+        # The gated boost is the gate over the two boosted systems, with no decoding of its own.
+        utts = data["utterances"]
+        texts, took = gate(
+            [u["base_boost"] for u in utts],
+            [u["adapted_boost"] for u in utts],
+            recipe_lexicon(load_recipe(recipe)),
+            get_normalizer("en"),
+        )
+        assert [u["adapted_gated_boost"] for u in utts] == texts
+        assert data["adapted_gated_boost"]["adapted_taken"] == sum(took)
+        assert "adapted_gated_boost" not in data["base_boost"].get("decoding", {})
 
 
 def test_tuning_holds_its_constraint_on_general_dev_when_the_recipe_has_one(

@@ -15,6 +15,14 @@ from typing import TYPE_CHECKING
 
 from workbench.lexicon import Lexicon
 
+# The gated systems of a report: each name's (base side, adapted side). The gated boost
+# takes both sides with the lexicon boost, so the boost's own slips in everyday speech (a
+# term written where none was said) only pass where the adapter changes a term as well.
+GATED = {
+    "adapted_gated": ("base", "adapted"),
+    "adapted_gated_boost": ("base_boost", "adapted_boost"),
+}
+
 if TYPE_CHECKING:
     import numpy as np
 

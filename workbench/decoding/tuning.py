@@ -181,6 +181,12 @@ def choose_boost(
         )
     if refused:
         why += f"; refused for the {constraint_set} set: {', '.join(f'{b:g}' for b in refused)}"
+    if best.boost > 0 and best.boost == max(p.boost for p in points):
+        # The peak may lie beyond the grid: say so rather than let the user read it as one.
+        why += (
+            f"; {best.boost:g} is the strongest strength tried: a grid reaching higher "
+            "(lexicon.boost_grid) may find more"
+        )
     return best.boost, why
 
 

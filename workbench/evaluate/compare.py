@@ -21,7 +21,7 @@ from workbench.audio import SAMPLE_RATE, load_audio
 from workbench.data.manifest import Utterance
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.decoding.boost import boost_processor
-from workbench.decoding.gate import gate
+from workbench.decoding.gate import GATED, gate
 from workbench.decoding.rewrite import Rewriter
 from workbench.decoding.tuning import tune_boost as tune_boost_on_dev
 from workbench.evaluate.groups import SYSTEMS, group_figures, group_lines
@@ -97,7 +97,8 @@ def compare_set(
     """Figures and per-utterance detail for one set. ``hyps`` maps system name to texts;
     it holds ``base`` and ``adapted`` and, with prompting, ``base_prompt``/``adapted_prompt``,
     with the lexicon boost ``base_boost``/``adapted_boost``, with a lexicon the term gate
-    ``adapted_gated`` (:mod:`workbench.decoding.gate`), and with a teacher ``teacher``
+    ``adapted_gated`` (and with the boost ``adapted_gated_boost``,
+    :mod:`workbench.decoding.gate`), and with a teacher ``teacher``
     (:mod:`workbench.evaluate.teacher`). ``before_rewrite`` maps a boosted
     system to its texts before the misrecognition rewrite and the number of rewrites."""
     refs = [u.text for u in utts]
@@ -124,7 +125,11 @@ def compare_set(
                 "term_recall": None if r.recall is None else round(r.recall, 4),
                 **step,
             }
-    extra = [n for n in ("base_boost", "adapted_boost", "adapted_gated", "teacher") if n in hyps]
+    extra = [
+        n
+        for n in ("base_boost", "adapted_boost", "adapted_gated", "adapted_gated_boost", "teacher")
+        if n in hyps
+    ]
     base, adapted = scores["base"], scores["adapted"]
     diff, low, high = wer_difference_interval(base, adapted)
     status = []
@@ -407,15 +412,18 @@ def evaluate_adapter(
             timing[system] = time.perf_counter() - start + saved
             stats[system] = transcriber.stats.as_dict()
             _say_guards(name, system, stats[system], log)
-        gated = None
-        if lexicon:
-            # Base and adapted together: the adapted transcript only where it changes a term.
-            hyps["adapted_gated"], took = gate(
-                hyps["base"], hyps["adapted"], lexicon, normalize, spaced=spaced
+        gated: dict[str, int] = {}
+        for system, (base_side, adapted_side) in GATED.items():
+            if lexicon is None or base_side not in hyps or adapted_side not in hyps:
+                continue
+            # Both sides together: the adapted side only where it changes a term. No extra
+            # decoding; charged both sides' time, the shared encoder pass once.
+            hyps[system], took = gate(
+                hyps[base_side], hyps[adapted_side], lexicon, normalize, spaced=spaced
             )
             saved = cache.seconds if cache is not None else 0.0
-            timing["adapted_gated"] = timing["base"] + timing["adapted"] - saved
-            gated = sum(took)
+            timing[system] = timing[base_side] + timing[adapted_side] - saved
+            gated[system] = sum(took)
         done[name] = (hyps, timing, before_rewrite, stats, gated)
     report["decoding"]["adapted_merged"] = merged
     report["decoding"]["encoder_shared"] = share_encoder
@@ -440,8 +448,8 @@ def evaluate_adapter(
         )
         for system, counts in stats.items():
             report["sets"][name][system]["decoding"] = counts
-        if gated is not None:
-            report["sets"][name]["adapted_gated"]["adapted_taken"] = gated
+        for system, taken in gated.items():
+            report["sets"][name][system]["adapted_taken"] = taken
         if name == "general" and independence is not None:
             # Kept with data.allow_dependent_general: its figures measure what training saw.
             report["sets"][name]["independent"] = independence["independent"]

@@ -30,6 +30,7 @@ SYSTEMS = (
     "adapted_prompt",
     "base_boost",
     "adapted_boost",
+    "adapted_gated_boost",
 )
 # The systems of a breakdown's text lines: all but the prompted ones, to keep lines short.
 LINE_SYSTEMS = tuple(s for s in SYSTEMS if not s.endswith("_prompt"))

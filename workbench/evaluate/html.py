@@ -71,6 +71,8 @@ SYSTEM_WORDS = {
     "adapted_prompt": "the adapter with the lexicon as prompt",
     "base_boost": "the base model with the lexicon boost and rewrites",
     "adapted_boost": "the adapter with the lexicon boost and rewrites",
+    "adapted_gated_boost": "the term gate over the two boosted systems: the boosted adapter's "
+    "transcript only where it changes a lexicon term, else the boosted base's",
 }
 
 
