@@ -73,6 +73,21 @@ def test_the_gate_takes_the_adapter_only_on_a_changed_term(tiny_model_dir, packa
     assert quiet.transcribe_arrays(audio) == base
 
 
+def test_the_gate_compares_the_transcripts_after_the_rewrite(tiny_model_dir, package):
+    _, adapters, transcriber, audio, base, adapted = both(tiny_model_dir, package)
+    i, word = a_term_only_the_adapter_writes(base, adapted)
+
+    def rewrite(text: str) -> str:  # as if a misrecognition of the term were rewritten
+        return text if word in text.split() else f"{text} {word}"
+
+    lexicon = Lexicon([Term(word, "term")])
+    gated = TermGate(transcriber, adapters, adapters.names[0], lexicon, rewrite=rewrite)
+    texts = gated.transcribe_arrays(audio)
+    # rewritten, both sides write the term: no change of term, so the base side is taken
+    assert texts[i] == rewrite(base[i]) != adapted[i]
+    assert texts == [rewrite(b) for b in base]
+
+
 def test_transcribe_term_gate_prints_the_gated_text(tiny_model_dir, package, tmp_path, capsys):
     _, _, _, _, base, adapted = both(tiny_model_dir, package)
     i, word = a_term_only_the_adapter_writes(base, adapted)

@@ -680,7 +680,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         processor, rewrite = plan[name]
         transcriber.set_logits_processors([processor] if processor is not None else [])
         prefix = f"{name}\t" if len(adapters.names) > 1 else ""
-        decode = gated.transcribe_arrays if gated else None
+        decode = None
+        if gated:
+            gated.rewrite, rewrite = rewrite, None  # the gate compares rewritten transcripts
+            decode = gated.transcribe_arrays
         for result in transcriber.transcribe_files(args.audio, decode):
             if result.ok:
                 text = rewrite(result.text) if rewrite else result.text

@@ -61,6 +61,8 @@ class TermGate:
     ``transcriber`` decodes (its settings and logits processors apply to both systems);
     ``adapters`` is the :class:`~workbench.transcribe.AdapterSet` holding ``name``. With an
     adapter that leaves the encoder alone, both systems share one encoder pass per clip.
+    ``rewrite`` (the lexicon's misrecognition rewrite, with the boost) is applied to both
+    transcripts before they are compared, as the report's ``adapted_gated_boost`` does.
     """
 
     def __init__(
@@ -71,11 +73,12 @@ class TermGate:
         lexicon: Lexicon,
         *,
         spaced: bool = True,
+        rewrite: Callable[[str], str] | None = None,
     ) -> None:
         from workbench.evaluate.normalize import get_normalizer
 
         self.transcriber, self.adapters, self.name = transcriber, adapters, name
-        self.lexicon, self.spaced = lexicon, spaced
+        self.lexicon, self.spaced, self.rewrite = lexicon, spaced, rewrite
         self.normalize = get_normalizer(transcriber.options.language or "en")
         from workbench.export.adapter_check import read_adapter_info, touches_encoder
 
@@ -92,6 +95,8 @@ class TermGate:
             base = self.transcriber.transcribe_arrays(audios, cache)
         with self.adapters.using(self.name):
             adapted = self.transcriber.transcribe_arrays(audios, cache)
+        if self.rewrite is not None:
+            base, adapted = [self.rewrite(t) for t in base], [self.rewrite(t) for t in adapted]
         texts, took = gate(base, adapted, self.lexicon, self.normalize, spaced=self.spaced)
         self.clips += len(texts)
         self.adapted_taken += sum(took)
