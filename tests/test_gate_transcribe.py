@@ -3,6 +3,8 @@ changes a lexicon term, the base model's elsewhere; one encoder pass for both sy
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.conftest import LIBRIVOX
@@ -86,6 +88,34 @@ def test_the_gate_compares_the_transcripts_after_the_rewrite(tiny_model_dir, pac
     # rewritten, both sides write the term: no change of term, so the base side is taken
     assert texts[i] == rewrite(base[i]) != adapted[i]
     assert texts == [rewrite(b) for b in base]
+
+
+def test_serve_gates_as_transcribe_does(tiny_model_dir, package, tmp_path):
+    from workbench.serve.config import ServeConfig
+    from workbench.serve.engine import DecodeKey, ModelHost, decode
+
+    _, adapters, transcriber, audio, base, adapted = both(tiny_model_dir, package)
+    i, word = a_term_only_the_adapter_writes(base, adapted)
+    served = tmp_path / "pkg"
+    shutil.copytree(package, served)
+    (served / "lexicon.tsv").write_text(f"term\tcategory\n{word}\tterm\n")
+    config = ServeConfig(
+        model=str(tiny_model_dir),
+        adapters=[("pkg", served)],
+        max_new_tokens=OPTIONS.max_new_tokens,
+    )
+    host = ModelHost(config)
+    assert host.models["pkg"].shares_encoder
+    host.load()
+    calls = []
+    hook = host.loaded.model.get_encoder().register_forward_hook(lambda *a: calls.append(1))
+    out = decode(host, DecodeKey("pkg", gate=True), audio)
+    hook.remove()
+    expected = TermGate(transcriber, adapters, adapters.names[0], Lexicon([Term(word, "term")]))
+    assert [t.text for t in out] == expected.transcribe_arrays(audio)
+    assert out[i].text == adapted[i]
+    assert len(calls) == 1  # one batch, one encoder pass for both sides
+    assert [t.text for t in decode(host, DecodeKey("pkg"), audio)] == adapted
 
 
 def test_transcribe_term_gate_prints_the_gated_text(tiny_model_dir, package, tmp_path, capsys):

@@ -236,13 +236,16 @@ class Transcriber:
         return model.get_encoder()(features.to(model.device, model.dtype)).last_hidden_state
 
     @torch.inference_mode()
-    def transcribe_timed(self, audios: Sequence[np.ndarray]) -> list[Transcript]:
+    def transcribe_timed(
+        self, audios: Sequence[np.ndarray], encoder_cache: EncoderCache | None = None
+    ) -> list[Transcript]:
         """Like :meth:`transcribe_arrays` (the same texts), with segments and durations.
 
         Clips of at most 30 s are decoded in batches without timestamps, with the guards of
         :meth:`transcribe_arrays`: one segment each, spanning the clip. Longer clips go through
         Whisper's long-form path together, in one batch (each advancing window by window): one
-        segment per timestamped stretch.
+        segment per timestamped stretch. ``encoder_cache`` serves clips of at most 30 s, as in
+        :meth:`transcribe_arrays`.
         """
         out: list[Transcript | None] = [None] * len(audios)
         short = sorted(
@@ -251,7 +254,7 @@ class Transcriber:
         )
         for start in range(0, len(short), self.batch_size):
             batch = short[start : start + self.batch_size]
-            results = self._decode_windows([audios[i] for i in batch])
+            results = self._decode_windows([audios[i] for i in batch], encoder_cache, start)
             for i, result in zip(batch, results, strict=True):
                 duration = len(audios[i]) / SAMPLE_RATE
                 text = result.text

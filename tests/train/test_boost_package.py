@@ -242,8 +242,15 @@ def test_serve_uses_the_package_boost_and_a_request_turns_it_off(package, tiny_m
         assert bad.status_code == 400 and bad.json()["error"]["param"] == "boost"
         base = post(model=str(tiny_model_dir), boost="1")
         assert base.status_code == 400 and "no lexicon" in base.json()["error"]["message"]
+        assert not keys[-1].gate
+        assert post(term_gate="true", prompt="cards").status_code == 200
+        assert keys[-1].gate and keys[-1].base_prompt == "cards"
+        base = post(model=str(tiny_model_dir), term_gate="true")
+        assert base.status_code == 400 and base.json()["error"]["param"] == "term_gate"
+        assert "needs an adapter model" in base.json()["error"]["message"]
         listed = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
         assert listed["pkg"]["boost"] == 2.0
+        assert listed["pkg"]["term_gate"] and not listed[str(tiny_model_dir)]["term_gate"]
     finally:
         queue.close()
 

@@ -34,6 +34,7 @@ FIELDS = (
     "temperature",
     "lexicon",
     "boost",
+    "term_gate",
     "stream",
     "timestamp_granularities[]",
     "timestamp_granularities",
@@ -196,6 +197,8 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
                     "adapter": str(m.folder) if m.folder else None,
                     "lexicon_prompt": m.lexicon_prompt is not None,
                     "boost": m.boost,
+                    # whether a request may send term_gate=true (an adapter with a lexicon)
+                    "term_gate": m.adapter and m.lexicon is not None,
                 }
                 for m in host.models.values()
             ],
@@ -295,7 +298,17 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
         audio = await run_in_threadpool(
             decode_upload, data, upload.filename or "upload", config.max_audio_seconds
         )
-        key = DecodeKey(name, prompt, language, temperature, boost)
+        gate = _bool_field(fields.get("term_gate"), "term_gate", False)
+        if gate and not (served.adapter and served.lexicon is not None):
+            what = "an adapter model" if not served.adapter else "an adapter with a lexicon.tsv"
+            raise ApiError(
+                400,
+                f"term_gate: model {name!r} cannot be gated; it needs {what}",
+                param="term_gate",
+            )
+        key = DecodeKey(
+            name, prompt, language, temperature, boost, gate, fields.get("prompt") or None
+        )
         try:
             future = queue.submit(key, audio)
         except QueueFull as exc:

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.decoding.options import DEFAULT_TEMPERATURES, DecodingOptions
-from workbench.export.adapter_check import AdapterError, read_adapter_info
+from workbench.export.adapter_check import AdapterError, read_adapter_info, touches_encoder
 from workbench.export.boost_setting import read_package_boost
 from workbench.serve.config import ServeConfig
 
 if TYPE_CHECKING:
+    from workbench.lexicon import Lexicon
     from workbench.models.loading import LoadedModel
     from workbench.transcribe import AdapterSet, Transcriber, Transcript
 
@@ -32,13 +33,17 @@ TRANSCRIBERS_KEPT = 32
 @dataclass(frozen=True)
 class DecodeKey:
     """What a batch shares: the served model, the prompt, the language, the temperature,
-    the lexicon boost's strength (0: off)."""
+    the lexicon boost's strength (0: off), and the term gate (an adapter's transcript only
+    where it changes a lexicon term, else the base model's, decoded with ``base_prompt``:
+    the request's own prompt, without the package's lexicon prompt)."""
 
     model: str
     prompt: str | None = None
     language: str | None = None
     temperature: float = 0.0
     boost: float = 0.0
+    gate: bool = False
+    base_prompt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class ServedModel:
     ``note`` says why it is or is not applied. ``boost`` is the lexicon boost it decodes
     with by default (the package's ``lexicon_boost.json``), toward ``lexicon`` (its
     ``lexicon.tsv``, which a request's ``boost`` may use even when the default is 0).
+    ``shares_encoder``: the adapter leaves the encoder alone, so the term gate's two
+    decodings share one encoder pass.
     """
 
     name: str
@@ -59,6 +66,7 @@ class ServedModel:
     note: str = ""
     boost: float = 0.0
     lexicon: Path | None = None
+    shares_encoder: bool = False
 
 
 def package_settings(folder: Path) -> tuple[str | None, str]:
@@ -100,7 +108,7 @@ class ModelHost:
         self.config = config
         self.models: dict[str, ServedModel] = {config.model: ServedModel(config.model, False)}
         for name, folder in config.adapters:
-            read_adapter_info(folder)  # raises AdapterError for a folder that is no adapter
+            info = read_adapter_info(folder)  # raises AdapterError for a folder that is no adapter
             prompt, note = package_settings(folder)
             boost = read_package_boost(folder)  # raises AdapterError for a bad file
             lexicon = folder / "lexicon.tsv"
@@ -112,8 +120,10 @@ class ModelHost:
                 note,
                 boost.boost,
                 boost.lexicon or (lexicon if lexicon.is_file() else None),
+                not touches_encoder(info["config"]),
             )
         self._boosts: dict[tuple[str, float, bool], tuple] = {}
+        self._lexicons: dict[str, Lexicon] = {}
         self.loaded: LoadedModel | None = None
         self.adapters: AdapterSet | None = None
         # Decoding settings differ by request (prompt, language): keep the recent ones.
@@ -159,25 +169,40 @@ class ModelHost:
             raise ValueError(f"{self.config.model} has no language {language!r}")
         return code
 
+    def lexicon(self, model: str) -> Lexicon:
+        """The lexicon of a served model (its package's ``lexicon.tsv``), read once.
+
+        Raises:
+            ValueError: the model has no lexicon.
+            AdapterError: the lexicon cannot be read.
+        """
+        from workbench.lexicon import LexiconError, load_lexicon
+
+        if model not in self._lexicons:
+            path = self.models[model].lexicon
+            if path is None:
+                raise ValueError(f"model {model!r} has no lexicon")
+            try:
+                self._lexicons[model] = load_lexicon(path)
+            except (LexiconError, OSError) as exc:
+                raise AdapterError(f"{path}: {exc}") from None
+        return self._lexicons[model]
+
     def boost(self, key: DecodeKey) -> tuple:
         """``(processor, rewriter)`` of ``key``'s lexicon boost (built once per model and
         strength), or ``(None, None)`` at strength 0."""
         from workbench.decoding.boost import boost_processor
         from workbench.decoding.rewrite import Rewriter
-        from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
+        from workbench.lexicon import UNSPACED_LANGUAGES
 
         if not key.boost:
             return None, None
         spaced = (key.language or "en") not in UNSPACED_LANGUAGES
         found = self._boosts.get((key.model, key.boost, spaced))
         if found is None:
-            served = self.models[key.model]
-            if served.lexicon is None or self.loaded is None:
-                raise ValueError(f"model {key.model!r} has no lexicon to boost")
-            try:
-                lexicon = load_lexicon(served.lexicon)
-            except (LexiconError, OSError) as exc:
-                raise AdapterError(f"{served.lexicon}: {exc}") from None
+            lexicon = self.lexicon(key.model)
+            if self.loaded is None:
+                raise RuntimeError("the model is not loaded yet")
             tokenizer = self.loaded.processor.tokenizer
             found = (
                 boost_processor(lexicon, tokenizer, key.boost, spaced=spaced),
@@ -224,12 +249,44 @@ def decoding_from(temperature: float) -> DecodingOptions:
 
 
 def decode(host: ModelHost, key: DecodeKey, audios: Sequence[np.ndarray]) -> list[Transcript]:
-    """Transcribe one batch of 16 kHz clips with ``key``'s model and settings."""
+    """Transcribe one batch of 16 kHz clips with ``key``'s model and settings.
+
+    With ``key.gate`` the batch is decoded twice, with the adapter and without it (one
+    encoder pass when the adapter leaves the encoder alone), and each clip keeps the adapted
+    transcript only where its lexicon terms differ from the base model's (both rewritten
+    first), as ``workbench transcribe --term-gate`` does.
+    """
+    from workbench.transcribe import EncoderCache
+
     served = host.models[key.model]
     if host.adapters is None:
         raise RuntimeError("the model is not loaded yet")
+    gated = key.gate and served.adapter
+    cache = EncoderCache() if gated and served.shares_encoder else None
     with host.adapters.using(served.name if served.adapter else None):
-        transcripts = host.transcriber(key).transcribe_timed(audios)
+        transcripts = _rewritten(host, key, host.transcriber(key).transcribe_timed(audios, cache))
+    if not gated:
+        return transcripts
+    from workbench.decoding.gate import gate
+    from workbench.evaluate.normalize import get_normalizer
+    from workbench.lexicon import UNSPACED_LANGUAGES
+
+    base_key = replace(key, prompt=key.base_prompt)
+    with host.adapters.using(None):
+        base = _rewritten(host, key, host.transcriber(base_key).transcribe_timed(audios, cache))
+    language = key.language or "en"
+    _, took = gate(
+        [t.text for t in base],
+        [t.text for t in transcripts],
+        host.lexicon(key.model),
+        get_normalizer(language),
+        spaced=language not in UNSPACED_LANGUAGES,
+    )
+    return [a if use else b for a, b, use in zip(transcripts, base, took, strict=True)]
+
+
+def _rewritten(host: ModelHost, key: DecodeKey, transcripts: list[Transcript]) -> list[Transcript]:
+    """``transcripts`` with the boost's misrecognition rewrite applied (unchanged without it)."""
     rewriter = host.boost(key)[1]
     if rewriter is None:
         return transcripts
