@@ -29,7 +29,8 @@ def _serve_section(recipe: Recipe) -> list[str]:
         "An OpenAI-compatible endpoint (`/v1/audio/transcriptions`); the package's lexicon "
         "prompt applies when its recipe decodes with it, and its lexicon boost at the "
         "package's strength (send `lexicon=false` to turn both off, `boost=X` for another "
-        "strength):",
+        "strength, `term_gate=true` for the adapter's transcript only where it changes a "
+        "lexicon term):",
         "",
         "```bash",
         f"workbench serve --model {recipe.base_model} --adapter {name}=path/to/this/folder",
@@ -95,6 +96,54 @@ def tuning_table(report: dict | None) -> list[str]:
     return [*lines, "", tuning["note"], ""]
 
 
+# A general-set WER rise (points) above which the card recommends the term gate.
+GATE_ADVICE_RISE = 1.0
+
+
+def gate_advice(report: dict | None, recipe: Recipe) -> list[str]:
+    """A section recommending the term gate when the adapter costs everyday speech more than
+    :data:`GATE_ADVICE_RISE` points on the report's general set, with the gated figures."""
+    general = ((report or {}).get("sets") or {}).get("general") or {}
+    if "adapted_gated" not in general:
+        return []
+    rise = 100 * (general["adapted"]["wer"] - general["base"]["wer"])
+    if rise <= GATE_ADVICE_RISE:
+        return []
+    name = recipe.name
+    lines = [
+        "## Everyday speech: the term gate",
+        "",
+        f"On the general set (everyday speech never trained on, n={general['n']}) this adapter "
+        f"raises WER by {rise:.1f} points over the base model "
+        f"({general['base']['wer']:.3f} -> {general['adapted']['wer']:.3f}). The term gate "
+        "keeps the adapter's transcript only where it changes a lexicon term and the base "
+        "model's elsewhere, so everyday speech stays as the base model writes it:",
+        "",
+        "| set | system | WER | term recall |",
+        "| --- | --- | --- | --- |",
+    ]
+    for set_name, data in report["sets"].items():
+        for system in ("base", "adapted", "adapted_gated", "adapted_gated_boost"):
+            if system in data:
+                recall = data[system].get("term_recall")
+                lines.append(
+                    f"| {set_name} | {system} | {data[system]['wer']:.3f} | "
+                    f"{'-' if recall is None else f'{recall:.3f}'} |"
+                )
+    lines += [
+        "",
+        "Decode with it (a decoder-only adapter shares one encoder pass between the two):",
+        "",
+        "```bash",
+        f"workbench transcribe AUDIO --model {recipe.base_model} --adapter path/to/this/folder "
+        "--term-gate",
+        f"curl ... -F model={name} -F term_gate=true   # workbench serve",
+        "```",
+        "",
+    ]
+    return lines
+
+
 def model_card(
     recipe: Recipe, info: dict, report: dict | None, status: dict, *, boost: dict | None = None
 ) -> str:
@@ -140,6 +189,7 @@ def model_card(
         "",
         _figures_table(report) if report else "_No evaluation was run for this adapter._",
         "",
+        *gate_advice(report, recipe),
         *boost_section(boost),
         *tuning_table(report),
         "## Intended use and limits",
