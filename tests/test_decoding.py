@@ -401,6 +401,27 @@ def test_batched_equals_unbatched(tiny, beam_size):
     assert runs[4][1]["attempts"] == 24
 
 
+@pytest.mark.parametrize("temperatures", [[0.0], [0.0, 0.4, 0.8]])
+def test_finished_rows_left_in_the_batch_change_nothing(tiny, monkeypatch, temperatures):
+    """Windows of different caps finish at different steps; whether finished rows leave the
+    batch at once, at a quarter of it or only at the end, every window decodes the same
+    (sampled windows draw the same numbers: finished rows draw none)."""
+    from workbench.decoding import search
+
+    audios = _clips(8)
+    options = DecodeOptions(
+        decoding=DecodingOptions(temperatures=temperatures, max_tokens_per_second=8),
+        max_new_tokens=30,
+    )
+    runs = {}
+    for share in (10**9, 4, 1):  # at once, at a quarter, only when all are done
+        monkeypatch.setattr(search, "COMPACT_SHARE", share)
+        transcriber = Transcriber(tiny, options, batch_size=8)
+        runs[share] = (transcriber.transcribe_arrays(audios), transcriber.stats.as_dict())
+    assert runs[10**9] == runs[4] == runs[1]
+    assert len(set(runs[4][0])) > 1
+
+
 def test_stats_report_as_plain_json():
     stats = DecodingStats()
     assert json.loads(json.dumps(stats.as_dict()))["windows"] == 0

@@ -3,8 +3,10 @@
 Written out rather than left to ``generate`` so that each window's sum of log-probabilities
 (over the tokens as chosen, at temperature 1, after the suppressions, end-of-text included)
 and its no-speech probability (the softmax at the no-speech token, read at the position of
-<|startoftranscript|> in the first step) are exactly openai-whisper's. A window leaves the
-batch as soon as it is finished, so one window that loops does not keep the others decoding.
+<|startoftranscript|> in the first step) are exactly openai-whisper's. A finished window
+leaves the batch once finished windows are a quarter of it (``COMPACT_SHARE``), so one window
+that loops does not keep the others decoding, and the key/value cache is not copied for every
+window that ends.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from dataclasses import dataclass
 
 import torch
 from transformers import LogitsProcessor
+
+# Finished rows of greedy or sampled decoding stay in the batch (decoded, then ignored)
+# until they are 1/COMPACT_SHARE of it: dropping a row copies the whole cache, and at batch 8
+# copying on every finish cost more than decoding the finished rows a few steps longer.
+COMPACT_SHARE = 4
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,7 @@ def _sample(
     logits = first.index_select(0, expand)
     sums = torch.zeros(len(window), dtype=torch.float64, device=device)
     done: list[list[Hypothesis]] = [[] for _ in range(n)]
+    live = [True] * len(window)  # finished rows stay in the batch until COMPACT_SHARE
     step = 0
     while True:
         logits = _mask(logits, setup, step == 0)
@@ -162,9 +170,11 @@ def _sample(
             # Inverse-CDF sampling: one uniform draw per row from the window's generator
             # (torch.multinomial over Whisper's vocabulary is many times slower on a CPU).
             cdf = torch.softmax(logits / temperature, dim=-1).double().cumsum(-1)
-            draws = torch.empty(len(window), dtype=torch.float64, device=device)
-            for w in sorted(set(window)):
-                rows = [r for r, rw in enumerate(window) if rw == w]
+            draws = torch.zeros(len(window), dtype=torch.float64, device=device)
+            # Finished rows left in the batch draw nothing: a window's draws stay the same
+            # whichever rows share its batch.
+            for w in sorted({rw for r, rw in enumerate(window) if live[r]}):
+                rows = [r for r, rw in enumerate(window) if rw == w and live[r]]
                 draws[rows] = torch.rand(
                     len(rows), generator=generators[w], dtype=torch.float64, device=device
                 )
@@ -177,6 +187,8 @@ def _sample(
         keep = []
         token_list = tokens.tolist()
         for r, w in enumerate(window):
+            if not live[r]:
+                continue
             ended = token_list[r] == setup.eot
             if ended or step >= caps[w]:
                 text = seqs[r, prompts.shape[1] :].tolist()
@@ -187,12 +199,15 @@ def _sample(
                 keep.append(r)
         if not keep:
             break
-        if len(keep) < len(window):
+        if (len(window) - len(keep)) * COMPACT_SHARE >= len(window):
             rows = torch.tensor(keep, device=device)
             decoder.select(rows)
             seqs, sums = seqs.index_select(0, rows), sums.index_select(0, rows)
             window = [window[r] for r in keep]
             tokens = tokens.index_select(0, rows)
+            live = [True] * len(window)
+        else:
+            live = [r in keep for r in range(len(window))]
         logits = decoder(tokens[:, None])[:, -1]
     return [_best(hyps) for hyps in done]
 
