@@ -2,11 +2,12 @@
 faster-whisper int8 transcribing the same clips one after another.
 
     python bench/serve.py [--model tiny.en] [--clients 1 4 16] [--requests 48] [--threads 1]
+                          [--max-batch 8]
 
 Real clips (Debian pocketsphinx-testdata: the five LibriVox readings and five cards prompts)
 are sent by N concurrent clients (each sends its next request when the last one answered) to
 a real `workbench serve` subprocess with the bundled model: once with dynamic batching
-(--max-batch 8) and once one request at a time (--max-batch 1), same build, same settings.
+(--max-batch 8, or as given) and once one request at a time (--max-batch 1), same build, same settings.
 Prints requests per second, p50/p95 latency, the batching/one-at-a-time throughput ratio, the
 ratio against faster-whisper int8 on the same bundled checkpoint (one clip after another,
 greedy, no timestamps, no VAD), and how many served transcripts equal the one-at-a-time
@@ -131,6 +132,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--requests", type=int, default=48, help="requests per measurement")
     parser.add_argument("--threads", type=int, default=1, help="torch/CTranslate2 threads")
+    parser.add_argument(
+        "--max-batch", type=int, default=8, help="the batched server's largest batch"
+    )
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -139,7 +143,9 @@ def main() -> None:
     files = [p.read_bytes() for p in paths]
     load_before = os.getloadavg()
     rows, texts = [], {}
-    for max_batch in (8, 1):
+    if args.max_batch < 2:
+        parser.error("--max-batch: expected at least 2 (1 is the one-at-a-time server)")
+    for max_batch in (args.max_batch, 1):
         proc, url = start_server(spec, max_batch, args.threads)
         try:
             asyncio.run(load(url, spec, files, 1, len(files)))  # warm-up, every clip once
@@ -169,8 +175,8 @@ def main() -> None:
           "| batched / one-at-a-time | batched / faster-whisper int8 | same texts |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for clients in args.clients:
-        b, o = by[(8, clients)], by[(1, clients)]
-        same = sum(x == y for x, y in zip(texts[(8, clients)], reference, strict=True))
+        b, o = by[(args.max_batch, clients)], by[(1, clients)]
+        same = sum(x == y for x, y in zip(texts[(args.max_batch, clients)], reference, strict=True))
         print(
             f"| {clients} | {b['rps']:.2f} | {b['p50']:.2f} | {b['p95']:.2f} | {o['rps']:.2f} "
             f"| {o['p50']:.2f} | {o['p95']:.2f} | {b['rps'] / o['rps']:.2f} "
