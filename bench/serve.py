@@ -7,7 +7,8 @@ faster-whisper int8 transcribing the same clips one after another.
 Real clips (Debian pocketsphinx-testdata: the five LibriVox readings and five cards prompts)
 are sent by N concurrent clients (each sends its next request when the last one answered) to
 a real `workbench serve` subprocess with the bundled model: once with dynamic batching
-(--max-batch 8, or as given) and once one request at a time (--max-batch 1), same build, same settings.
+(--max-batch 8, or as given) and once one request at a time (--max-batch 1), same build,
+same settings.
 Prints requests per second, p50/p95 latency, the batching/one-at-a-time throughput ratio, the
 ratio against faster-whisper int8 on the same bundled checkpoint (one clip after another,
 greedy, no timestamps, no VAD), and how many served transcripts equal the one-at-a-time
