@@ -2,6 +2,7 @@
 
     python bench/forgetting.py [--recipe RECIPE] [--only NAME ...] [--variant NAME KEY=VALUE ...]
                                 [--seeds N ...] [--out FILE] [--runs DIR]
+    python bench/forgetting.py --reports RUN_DIR ...    # the tables of finished runs
 
 (default recipe: data_recipes/medical_tiny-en_lora.yaml)
 
@@ -12,7 +13,10 @@ none (no replay, no distillation, no guard), replay alone, replay + distillation
 setting), the forgetting guard alone, a lower learning rate alone. Prints a table and writes
 the figures as JSON. Each variant is a full run (minutes on a CPU): use --only to pick.
 With several ``--seeds`` (``train.seed``) each variant runs once per seed and the table gives
-the mean, with the spread (min..max) of the changes.
+the mean, with the spread (min..max) of the changes. A second table gives every system of
+the reports (the boosted and gated ones too, with a lexicon boost: e.g. ``--variant tuned
+lexicon.tune_boost=true``): eval WER, term recall and term false alarms per 1,000 words,
+general WER and its term false alarms, as means over the seeds.
 """
 
 from __future__ import annotations
@@ -26,6 +30,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import mean
+
+ROOT = Path(__file__).resolve().parents[1]
+SYSTEMS = (
+    "base",
+    "base_boost",
+    "adapted",
+    "adapted_boost",
+    "adapted_gated",
+    "adapted_gated_boost",
+)
 
 OFF = ["train.replay_ratio=0", "train.distill_weight=0"]
 VARIANTS: dict[str, list[str]] = {
@@ -59,7 +74,101 @@ def figures(report: dict) -> dict[str, float | None]:
     if "general" in sets:
         row["general_wer_base"] = sets["general"]["base"]["wer"]
         row["general_wer_adapted"] = sets["general"]["adapted"]["wer"]
+    row["boost"] = (report.get("boost_tuning") or {}).get("chosen", report["decoding"].get("boost"))
+    row["systems"] = {
+        system: {
+            name: {
+                "wer": data[system]["wer"],
+                "term_recall": data[system].get("term_recall"),
+                "term_false_alarms": data[system].get("term_false_alarms"),
+                "term_false_alarms_per_1k_words": data[system].get(
+                    "term_false_alarms_per_1k_words"
+                ),
+            }
+            for name, data in sets.items()
+            if system in data
+        }
+        for system in SYSTEMS
+        if system in ev
+    }
     return row
+
+
+def run_figures(run_dir: Path) -> dict:
+    """The figures of a finished run folder (its report.json, recipe.yaml and status.json)."""
+    import yaml
+
+    report = json.loads((run_dir / "report.json").read_text())
+    recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text())
+    status = json.loads((run_dir / "status.json").read_text())
+    _add_gated_boost(report, run_dir)
+    row = {"variant": "reports", "seed": (recipe.get("train") or {}).get("seed", 0)}
+    row.update(run=str(run_dir), steps=status.get("step"), **figures(report))
+    return row
+
+
+def _add_gated_boost(report: dict, run_dir: Path) -> None:
+    """``adapted_gated_boost`` for a report written before it existed: the term gate over
+    the per-utterance ``base_boost`` and ``adapted_boost`` texts, scored as the report does."""
+    sys.path.insert(0, str(ROOT))
+    from workbench.decoding.gate import gate
+    from workbench.evaluate.metrics import score
+    from workbench.evaluate.normalize import get_normalizer
+    from workbench.evaluate.terms import term_false_alarms, term_recall
+    from workbench.lexicon import UNSPACED_LANGUAGES
+
+    sets = report["sets"]
+    if "adapted_boost" not in sets["eval"] or "adapted_gated_boost" in sets["eval"]:
+        return
+    from workbench.data.prepare import recipe_lexicon
+    from workbench.recipe import load_recipe
+
+    lexicon = recipe_lexicon(load_recipe(run_dir / "recipe.yaml"))
+    language = report.get("language") or "en"
+    normalize, spaced = get_normalizer(language), language not in UNSPACED_LANGUAGES
+    for data in sets.values():
+        utts = data["utterances"]
+        refs = [u["reference"] for u in utts]
+        texts, _ = gate(
+            [u["base_boost"] for u in utts],
+            [u["adapted_boost"] for u in utts],
+            lexicon,
+            normalize,
+            spaced=spaced,
+        )
+        s = score(refs, texts, normalize, spaced=spaced)
+        fa = term_false_alarms(refs, texts, lexicon, normalize, spaced=spaced).false_alarms
+        data["adapted_gated_boost"] = {
+            "wer": s.wer,
+            "term_recall": term_recall(refs, texts, lexicon, normalize, spaced=spaced).recall,
+            "term_false_alarms": fa,
+            "term_false_alarms_per_1k_words": 1000 * fa / s.ref_words if s.ref_words else None,
+        }
+
+
+def print_systems(rows: list[dict]) -> None:
+    """Per variant and system: the means over seeds of every report figure."""
+    print(
+        f"\n{'variant':16} {'system':20} {'seeds':>5} {'eval WER':>8} {'recall':>6} "
+        f"{'FA/1k':>6} {'general WER':>11} {'gen FA':>6}   (means over seeds)"
+    )
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        runs = [r for r in rows if r["variant"] == name and r.get("systems")]
+        for system in SYSTEMS:
+            have = [r["systems"][system] for r in runs if system in r["systems"]]
+            if not have:
+                continue
+
+            def m(set_name: str, key: str, have: list[dict] = have) -> str:
+                values = [h[set_name][key] for h in have if set_name in h]
+                values = [v for v in values if v is not None]
+                return f"{mean(values):.3f}" if values else "-"
+
+            print(
+                f"{name:16} {system:20} {len(have):>5} {m('eval', 'wer'):>8} "
+                f"{m('eval', 'term_recall'):>6} {m('eval', 'term_false_alarms_per_1k_words'):>6} "
+                f"{m('general', 'wer'):>11} {m('general', 'term_false_alarms'):>6}"
+            )
 
 
 def run_variant(
@@ -146,7 +255,15 @@ def main() -> None:
     parser.add_argument(
         "--seeds", nargs="+", type=int, default=[0], help="train.seed values (default: 0)"
     )
+    parser.add_argument(
+        "--reports", nargs="+", type=Path, metavar="RUN_DIR", help="tabulate finished runs"
+    )
     args = parser.parse_args()
+    if args.reports:
+        rows = [run_figures(d) for d in args.reports]
+        print_table(rows)
+        print_systems(rows)
+        return
 
     variants = dict(VARIANTS)
     for name, *overrides in args.variant:
@@ -161,6 +278,7 @@ def main() -> None:
             if row is not None:
                 rows.append(row)
     print_table(rows)
+    print_systems(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "platform": platform.platform()}
     args.out.write_text(
