@@ -285,6 +285,14 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
             raise ApiError(
                 400, f"boost: model {name!r} has no lexicon to boost; send boost=0", param="boost"
             )
+        gate = _bool_field(fields.get("term_gate"), "term_gate", False)
+        if gate and not (served.adapter and served.lexicon is not None):
+            what = "an adapter model" if not served.adapter else "an adapter with a lexicon.tsv"
+            raise ApiError(
+                400,
+                f"term_gate: model {name!r} cannot be gated; it needs {what}",
+                param="term_gate",
+            )
 
         data = await upload.read()
         if len(data) > config.max_upload_bytes:
@@ -298,14 +306,6 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
         audio = await run_in_threadpool(
             decode_upload, data, upload.filename or "upload", config.max_audio_seconds
         )
-        gate = _bool_field(fields.get("term_gate"), "term_gate", False)
-        if gate and not (served.adapter and served.lexicon is not None):
-            what = "an adapter model" if not served.adapter else "an adapter with a lexicon.tsv"
-            raise ApiError(
-                400,
-                f"term_gate: model {name!r} cannot be gated; it needs {what}",
-                param="term_gate",
-            )
         key = DecodeKey(
             name, prompt, language, temperature, boost, gate, fields.get("prompt") or None
         )
