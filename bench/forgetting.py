@@ -74,6 +74,15 @@ def figures(report: dict) -> dict[str, float | None]:
     if "general" in sets:
         row["general_wer_base"] = sets["general"]["base"]["wer"]
         row["general_wer_adapted"] = sets["general"]["adapted"]["wer"]
+    row["groups"] = {
+        f"{field}={group}": {
+            system: {"n": d["n"], "wer": d[system]["wer"], "term_recall": d[system]["term_recall"]}
+            for system in SYSTEMS
+            if system in d
+        }
+        for field, groups in (ev.get("groups") or {}).items()
+        for group, d in groups.items()
+    }
     row["boost"] = (report.get("boost_tuning") or {}).get("chosen", report["decoding"].get("boost"))
     row["systems"] = {
         system: {
@@ -144,6 +153,24 @@ def _add_gated_boost(report: dict, run_dir: Path) -> None:
             "term_false_alarms": fa,
             "term_false_alarms_per_1k_words": 1000 * fa / s.ref_words if s.ref_words else None,
         }
+
+
+def print_groups(rows: list[dict]) -> None:
+    """Per variant, eval-set group (voice, condition) and system: mean WER and term recall."""
+    print(f"\n{'variant':16} {'eval group':28} {'n':>4}  WER / term recall per system")
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        runs = [r for r in rows if r["variant"] == name and r.get("groups")]
+        for group in dict.fromkeys(g for r in runs for g in r["groups"]):
+            cells, n = [], "-"
+            for system in SYSTEMS:
+                have = [r["groups"][group][system] for r in runs if system in r["groups"][group]]
+                if not have:
+                    continue
+                n = str(have[0]["n"])
+                recalls = [h["term_recall"] for h in have if h["term_recall"] is not None]
+                recall = f"{mean(recalls):.3f}" if recalls else "-"
+                cells.append(f"{system} {mean(h['wer'] for h in have):.3f}/{recall}")
+            print(f"{name:16} {group:28} {n:>4}  " + "  ".join(cells))
 
 
 def print_systems(rows: list[dict]) -> None:
@@ -263,6 +290,7 @@ def main() -> None:
         rows = [run_figures(d) for d in args.reports]
         print_table(rows)
         print_systems(rows)
+        print_groups(rows)
         return
 
     variants = dict(VARIANTS)
@@ -279,6 +307,7 @@ def main() -> None:
                 rows.append(row)
     print_table(rows)
     print_systems(rows)
+    print_groups(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "platform": platform.platform()}
     args.out.write_text(
