@@ -118,41 +118,33 @@ def run_figures(run_dir: Path) -> dict:
 
 def _add_gated_boost(report: dict, run_dir: Path) -> None:
     """``adapted_gated_boost`` for a report written before it existed: the term gate over
-    the per-utterance ``base_boost`` and ``adapted_boost`` texts, scored as the report does."""
+    the per-utterance ``base_boost`` and ``adapted_boost`` texts, scored by the report's own
+    ``compare_set``."""
     sys.path.insert(0, str(ROOT))
-    from workbench.decoding.gate import gate
-    from workbench.evaluate.metrics import score
-    from workbench.evaluate.normalize import get_normalizer
-    from workbench.evaluate.terms import term_false_alarms, term_recall
-    from workbench.lexicon import UNSPACED_LANGUAGES
-
     sets = report["sets"]
     if "adapted_boost" not in sets["eval"] or "adapted_gated_boost" in sets["eval"]:
         return
+    from workbench.data.manifest import Utterance
     from workbench.data.prepare import recipe_lexicon
+    from workbench.decoding.gate import gate
+    from workbench.evaluate.compare import compare_set
+    from workbench.evaluate.normalize import get_normalizer
+    from workbench.lexicon import UNSPACED_LANGUAGES
     from workbench.recipe import load_recipe
 
     lexicon = recipe_lexicon(load_recipe(run_dir / "recipe.yaml"))
     language = report.get("language") or "en"
     normalize, spaced = get_normalizer(language), language not in UNSPACED_LANGUAGES
     for data in sets.values():
-        utts = data["utterances"]
-        refs = [u["reference"] for u in utts]
-        texts, _ = gate(
-            [u["base_boost"] for u in utts],
-            [u["adapted_boost"] for u in utts],
-            lexicon,
-            normalize,
-            spaced=spaced,
+        rows = data["utterances"]
+        hyps = {s: [u[s] for u in rows] for s in ("base", "adapted", "base_boost", "adapted_boost")}
+        hyps["adapted_gated_boost"], _ = gate(
+            hyps["base_boost"], hyps["adapted_boost"], lexicon, normalize, spaced=spaced
         )
-        s = score(refs, texts, normalize, spaced=spaced)
-        fa = term_false_alarms(refs, texts, lexicon, normalize, spaced=spaced).false_alarms
-        data["adapted_gated_boost"] = {
-            "wer": s.wer,
-            "term_recall": term_recall(refs, texts, lexicon, normalize, spaced=spaced).recall,
-            "term_false_alarms": fa,
-            "term_false_alarms_per_1k_words": 1000 * fa / s.ref_words if s.ref_words else None,
-        }
+        utts = [Utterance(u["id"], u["audio"], u["reference"]) for u in rows]
+        timing = dict.fromkeys(hyps, 0.0)
+        scored = compare_set(utts, hyps, timing, normalize, lexicon, spaced)
+        data["adapted_gated_boost"] = scored["adapted_gated_boost"]
 
 
 def print_groups(rows: list[dict]) -> None:

@@ -138,14 +138,14 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
+    if args.max_batch < 2:
+        parser.error("--max-batch: expected at least 2 (1 is the one-at-a-time server)")
     sys.path.insert(0, str(ROOT))
     spec = f"bundled:{args.model}"
     paths = clip_paths()
     files = [p.read_bytes() for p in paths]
     load_before = os.getloadavg()
     rows, texts = [], {}
-    if args.max_batch < 2:
-        parser.error("--max-batch: expected at least 2 (1 is the one-at-a-time server)")
     for max_batch in (args.max_batch, 1):
         proc, url = start_server(spec, max_batch, args.threads)
         try:
