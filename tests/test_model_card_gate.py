@@ -40,8 +40,8 @@ def test_the_gate_is_advised_only_when_everyday_speech_got_worse(rise, gated, ad
     if advised:
         text = "\n".join(lines)
         assert f"raises WER by {rise:.1f} points" in text and "n=20" in text
-        assert "| general | adapted_gated | 0.096 | - |" in text
-        assert "| eval | adapted | 0.312 | 0.530 |" in text
+        assert "| general | 20 | adapted_gated | 0.096 | 0.048 | - |" in text
+        assert "| eval | 94 | adapted | 0.312 | 0.156 | 0.530 |" in text
         assert "--term-gate" in text and "term_gate=true" in text
 
 

@@ -598,8 +598,9 @@ def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
     return plan
 
 
-def _term_gate(args: argparse.Namespace, transcriber, adapters):
-    """The term gate of ``--term-gate`` over the one adapter, or False after saying why not."""
+def _term_gate(args: argparse.Namespace, transcriber, adapters, rewrite=None):
+    """The term gate of ``--term-gate`` over the one adapter (comparing transcripts after
+    ``rewrite``, the boost's misrecognition rewrite), or False after saying why not."""
     from workbench.decoding.gate import TermGate
     from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
 
@@ -617,7 +618,7 @@ def _term_gate(args: argparse.Namespace, transcriber, adapters):
         _err(f"--lexicon: {exc}")
         return False
     spaced = (transcriber.options.language or "en") not in UNSPACED_LANGUAGES
-    return TermGate(transcriber, adapters, name, lexicon, spaced=spaced)
+    return TermGate(transcriber, adapters, name, lexicon, spaced=spaced, rewrite=rewrite)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -671,9 +672,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     plan = _transcribe_boost(args, transcriber, adapters)
     if plan is False:
         return EXIT_USAGE
-    gated = _term_gate(args, transcriber, adapters) if args.term_gate else None
-    if gated is False:
-        return EXIT_USAGE
+    gated = None
+    if args.term_gate:
+        rewrite = plan[adapters.names[0]][1] if len(adapters.names) == 1 else None
+        gated = _term_gate(args, transcriber, adapters, rewrite)
+        if gated is False:
+            return EXIT_USAGE
     failed = 0
     for name in adapters.names or [None]:
         adapters.activate(name)  # the base stays loaded; only the adapter switches
@@ -682,8 +686,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         prefix = f"{name}\t" if len(adapters.names) > 1 else ""
         decode = None
         if gated:
-            gated.rewrite, rewrite = rewrite, None  # the gate compares rewritten transcripts
-            decode = gated.transcribe_arrays
+            rewrite, decode = None, gated.transcribe_arrays  # the gate has rewritten both sides
         for result in transcriber.transcribe_files(args.audio, decode):
             if result.ok:
                 text = rewrite(result.text) if rewrite else result.text

@@ -92,7 +92,7 @@ def test_evaluation_with_a_boost_adds_the_boosted_systems_to_every_set(trained):
         )
         assert [u["adapted_gated_boost"] for u in utts] == texts
         assert data["adapted_gated_boost"]["adapted_taken"] == sum(took)
-        assert "adapted_gated_boost" not in data["base_boost"].get("decoding", {})
+        assert "decoding" not in data["adapted_gated_boost"]  # no decoding of its own
 
 
 def test_tuning_holds_its_constraint_on_general_dev_when_the_recipe_has_one(

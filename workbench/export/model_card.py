@@ -119,17 +119,11 @@ def gate_advice(report: dict | None, recipe: Recipe) -> list[str]:
         "keeps the adapter's transcript only where it changes a lexicon term and the base "
         "model's elsewhere, so everyday speech stays as the base model writes it:",
         "",
-        "| set | system | WER | term recall |",
-        "| --- | --- | --- | --- |",
+        "| set | n | system | WER | CER | term recall |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for set_name, data in report["sets"].items():
-        for system in ("base", "adapted", "adapted_gated", "adapted_gated_boost"):
-            if system in data:
-                recall = data[system].get("term_recall")
-                lines.append(
-                    f"| {set_name} | {system} | {data[system]['wer']:.3f} | "
-                    f"{'-' if recall is None else f'{recall:.3f}'} |"
-                )
+    shown = ("base", "adapted", "adapted_gated", "adapted_gated_boost")
+    lines += ["| " + " | ".join(row) + " |" for row in figure_rows(report) if row[2] in shown]
     lines += [
         "",
         "Decode with it (a decoder-only adapter shares one encoder pass between the two):",

@@ -197,8 +197,7 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
                     "adapter": str(m.folder) if m.folder else None,
                     "lexicon_prompt": m.lexicon_prompt is not None,
                     "boost": m.boost,
-                    # whether a request may send term_gate=true (an adapter with a lexicon)
-                    "term_gate": m.adapter and m.lexicon is not None,
+                    "term_gate": m.can_gate,
                 }
                 for m in host.models.values()
             ],
@@ -286,7 +285,7 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
                 400, f"boost: model {name!r} has no lexicon to boost; send boost=0", param="boost"
             )
         gate = _bool_field(fields.get("term_gate"), "term_gate", False)
-        if gate and not (served.adapter and served.lexicon is not None):
+        if gate and not served.can_gate:
             what = "an adapter model" if not served.adapter else "an adapter with a lexicon.tsv"
             raise ApiError(
                 400,

@@ -68,6 +68,11 @@ class ServedModel:
     lexicon: Path | None = None
     shares_encoder: bool = False
 
+    @property
+    def can_gate(self) -> bool:
+        """Whether requests may ask for the term gate: an adapter with a lexicon."""
+        return self.adapter and self.lexicon is not None
+
 
 def package_settings(folder: Path) -> tuple[str | None, str]:
     """The lexicon prompt an adapter package applies by default, and why (or why not)."""
