@@ -1,6 +1,6 @@
-"""The general set must be independent of train and replay: no shared recording, speaker or
-source collection. ``data prepare`` refuses an overlap, naming both sides, unless the recipe
-sets ``data.allow_dependent_general``; then the report marks the general figures."""
+"""The general set must be independent of train and replay: no shared recording, speaker,
+source collection or sentence. ``data prepare`` refuses an overlap, naming both sides, unless
+the recipe sets ``data.allow_dependent_general``; then the report marks the general figures."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 from audio_files import tone
 
 from workbench.data.candidates import Candidate, PrepareContext
-from workbench.data.independence import Footprint, general_overlaps
+from workbench.data.independence import Footprint, general_overlaps, sentence_key
 from workbench.data.manifest import Utterance
 from workbench.data.prepare import DataError, prepare_data, print_of
 from workbench.data.sources import PREPARERS
+from workbench.data.sources.speak import sentences_of
 from workbench.evaluate.compare import compare_set, summary_table
 from workbench.evaluate.html import render_report
 from workbench.recipe import load_recipe
@@ -95,6 +96,31 @@ def test_a_shared_recording_with_replay_is_refused(tmp_path, clips):
     shared = r"data.general\[0\] \(manifest\) shares recording '.*b\.wav'"
     with pytest.raises(DataError, match=shared):
         prepare_data(r, tmp_path / "out", **QUIET)
+
+
+def test_a_general_sentence_spoken_by_a_replay_voice_is_refused(tmp_path, clips):
+    # Another voice, another recording, the same words: replay trained on the sentence.
+    replay = manifest(clips, "replay", [("b.wav", "Oh, I'm originally from Chicago!", "v1")])
+    general = manifest(
+        clips,
+        "general",
+        [("c.wav", "oh i'm ORIGINALLY from chicago", "cy"), ("d.wav", "thank you", "cy")],
+    )
+    r = recipe(
+        tmp_path,
+        f"  replay: [{{source: manifest, path: {replay}}}]\n"
+        f"  general: [{{source: manifest, path: {general}}}]\n",
+    )
+    shared = r"shares sentence \"oh i'm originally from chicago\" with data.replay\[0\]"
+    with pytest.raises(DataError, match=shared):
+        prepare_data(r, tmp_path / "out", **QUIET)
+
+
+def test_short_utterances_are_not_sentences():
+    from workbench.data.independence import sentence_key
+
+    assert sentence_key("Thank you.") is None
+    assert sentence_key("Yes, thank you!") == "yes thank you"
 
 
 def test_one_collection_in_general_and_replay_is_refused_even_without_speakers(tmp_path, clips):
@@ -209,6 +235,11 @@ def test_shipped_recipes_keep_general_apart_from_train_and_replay(path, tmp_path
     prints = []
     for split in ("general", "replay"):
         for index, spec in enumerate(getattr(r.data, split)):
+            if spec.source == "speak":  # its sentences and voices, without the audio
+                sentences = {sentence_key(t) for t in sentences_of(spec)} - {None}
+                voices = set(spec.voices)
+                prints.append(Footprint(split, index, "speak", set(), voices, set(), sentences))
+                continue
             try:
                 rows = PREPARERS[spec.source](spec, ctx)
             except Exception as exc:  # a Debian package missing here

@@ -299,19 +299,46 @@ class SynthSource(SourceSpec):
     seed: int = 0
 
     def check(self) -> list[tuple[str, str]]:
-        from workbench.data.tts import check_voice_name
-
         out = super().check()
         if not 1 <= self.per_term <= 200:
             out.append(("per_term", f"expected 1 to 200 sentences a term, got {self.per_term}"))
-        bad = [p for v in self.voices if (p := check_voice_name(v))]
-        if bad or not self.voices:
-            out.append(("voices", "; ".join(bad) or "expected at least one voice"))
-        for name in ("min_rate", "max_rate"):
-            if not 0.5 <= getattr(self, name) <= 2.0:
-                out.append((name, f"expected a rate in [0.5, 2.0], got {getattr(self, name)}"))
-        if self.min_rate > self.max_rate:
-            out.append(("max_rate", f"must be >= min_rate ({self.min_rate}), got {self.max_rate}"))
+        return out + _voice_problems(self.voices, self.min_rate, self.max_rate)
+
+
+def _voice_problems(voices: list[str], min_rate: float, max_rate: float) -> list[tuple[str, str]]:
+    from workbench.data.tts import check_voice_name
+
+    out = []
+    bad = [p for v in voices if (p := check_voice_name(v))]
+    if bad or not voices:
+        out.append(("voices", "; ".join(bad) or "expected at least one voice"))
+    for name, rate in (("min_rate", min_rate), ("max_rate", max_rate)):
+        if not 0.5 <= rate <= 2.0:
+            out.append((name, f"expected a rate in [0.5, 2.0], got {rate}"))
+    if min_rate > max_rate:
+        out.append(("max_rate", f"must be >= min_rate ({min_rate}), got {max_rate}"))
+    return out
+
+
+@dataclass(kw_only=True)
+class SpeakSource(SourceSpec):
+    """Everyday sentences spoken by local voices (replay from many voices, no recordings).
+
+    ``texts``: a text file, a sentence a line; default: the Asterisk prompts' texts.
+    """
+
+    source: Literal["speak"] = "speak"
+    texts: str | None = _path_field("file", default=None)
+    voices: list[str] = field(default_factory=lambda: ["espeak:en-us"])
+    min_words: int = 4
+    min_rate: float = 0.9
+    max_rate: float = 1.1
+    seed: int = 0  # which sentences a ``limit`` draws, and the rates
+
+    def check(self) -> list[tuple[str, str]]:
+        out = super().check() + _voice_problems(self.voices, self.min_rate, self.max_rate)
+        if not 1 <= self.min_words <= 50:
+            out.append(("min_words", f"expected 1 to 50 words, got {self.min_words}"))
         return out
 
 
@@ -350,6 +377,7 @@ SOURCES: dict[str, type[SourceSpec]] = {
     "common_voice": CommonVoiceSource,
     "librispeech": LibriSpeechSource,
     "synth": SynthSource,
+    "speak": SpeakSource,
     "pocketsphinx": PocketsphinxSource,
     "asterisk": AsteriskSource,
     "transcriber": TranscriberSource,
@@ -409,8 +437,9 @@ class DataSpec(Spec):
     max_duration_s: float = 30.0
     # With no eval sources, this share of train becomes eval (speaker- or sentence-disjoint).
     eval_fraction: float = 0.1
-    # A general set that shares a recording, a speaker or a source collection with train or
-    # replay is refused; true keeps it, and the report marks its figures "not independent".
+    # A general set that shares a recording, a speaker, a source collection or a sentence
+    # with train or replay is refused; true keeps it, and the report marks its figures
+    # "not independent".
     allow_dependent_general: bool = False
 
     def check(self) -> list[tuple[str, str]]:

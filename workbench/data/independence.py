@@ -1,7 +1,8 @@
 """Is the general set independent of what the model trained on?
 
 The general set measures forgetting on speech the adapter never met. A general set that
-shares a recording, a speaker or a source collection with ``data.train`` or ``data.replay``
+shares a recording, a speaker, a source collection or a sentence (the same words, spoken by
+anyone: a voice reading the general set's transcripts) with ``data.train`` or ``data.replay``
 measures what replay trained on instead; one that shares them with ``data.general_dev`` (the
 forgetting guard's set) measures what chose when to stop. :func:`general_overlaps` finds every
 such overlap, naming both sides; ``data prepare`` refuses them unless the recipe sets
@@ -10,6 +11,7 @@ such overlap, naming both sides; ``data prepare`` refuses them unless the recipe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +19,19 @@ from workbench.data.candidates import Candidate
 
 # What trained the adapter, or chose anything about it (general_dev: the forgetting guard).
 TRAINED_ON = ("train", "replay", "general_dev")
+# Shorter utterances ("yes please") coincide by chance and carry no carrier sentence.
+SENTENCE_MIN_WORDS = 3
+
+
+def sentence_key(text: str) -> str | None:
+    """The words of a transcript, case and punctuation aside; None when too short to count."""
+    words = re.sub(r"[^\w\s']", " ", text.casefold()).split()
+    return " ".join(words) if len(words) >= SENTENCE_MIN_WORDS else None
 
 
 @dataclass
 class Footprint:
-    """What one source of one split holds: its recordings, speakers and collections."""
+    """What one source of one split holds: its recordings, speakers, collections and sentences."""
 
     split: str
     index: int
@@ -29,6 +39,7 @@ class Footprint:
     recordings: set[str] = field(default_factory=set)
     speakers: set[str] = field(default_factory=set)
     collections: set[str] = field(default_factory=set)
+    sentences: set[str] = field(default_factory=set)
 
     @property
     def name(self) -> str:
@@ -42,6 +53,8 @@ class Footprint:
         collection = cand.collection or default_collection
         if collection:
             self.collections.add(collection)
+        if key := sentence_key(cand.text or ""):
+            self.sentences.add(key)
 
 
 def default_collection(spec: object) -> str | None:
@@ -71,6 +84,8 @@ def general_overlaps(footprints: list[Footprint]) -> list[str]:
                 shared.append(_listed("speaker", both))
             if both := g.collections & t.collections:
                 shared.append(_listed("source collection", both))
+            if both := g.sentences & t.sentences:
+                shared.append(_listed("sentence", both))
             if shared:
                 out.append(f"{g.name} shares {'; '.join(shared)} with {t.name}")
     return out
@@ -81,9 +96,9 @@ def refusal(overlaps: list[str]) -> str:
     lines = ["the general set is not independent of training:"]
     lines += [f"  {o}" for o in overlaps]
     lines.append(
-        "a general set must share no recording, speaker or source collection with data.train, "
-        "data.replay or data.general_dev, or its figures measure what training saw. Use other "
-        "general sources, or set data.allow_dependent_general: true to keep it (the report "
-        "then marks the general figures 'not independent')"
+        "a general set must share no recording, speaker, source collection or sentence with "
+        "data.train, data.replay or data.general_dev, or its figures measure what training "
+        "saw. Use other general sources, or set data.allow_dependent_general: true to keep it "
+        "(the report then marks the general figures 'not independent')"
     )
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from workbench.data.sources.librispeech import fingerprint_librispeech, prepare_
 from workbench.data.sources.manifest import fingerprint_manifest, prepare_manifest
 from workbench.data.sources.nemo import fingerprint_nemo, prepare_nemo
 from workbench.data.sources.pocketsphinx import fingerprint_pocketsphinx, prepare_pocketsphinx
+from workbench.data.sources.speak import fingerprint_speak, prepare_speak
 from workbench.data.sources.synth import fingerprint_synth, prepare_synth
 from workbench.data.sources.transcriber import fingerprint_transcriber, prepare_transcriber
 
@@ -37,6 +38,7 @@ PREPARERS: dict[str, Preparer] = {
     "common_voice": prepare_common_voice,
     "librispeech": prepare_librispeech,
     "synth": prepare_synth,
+    "speak": prepare_speak,
     "pocketsphinx": prepare_pocketsphinx,
     "asterisk": prepare_asterisk,
     "transcriber": prepare_transcriber,
@@ -53,6 +55,7 @@ FINGERPRINTS: dict[str, Callable[..., str]] = {
     "common_voice": fingerprint_common_voice,
     "librispeech": fingerprint_librispeech,
     "synth": fingerprint_synth,
+    "speak": fingerprint_speak,
     "pocketsphinx": fingerprint_pocketsphinx,
     "asterisk": fingerprint_asterisk,
     "transcriber": fingerprint_transcriber,

@@ -32,6 +32,26 @@ def _check(sounds: Path, texts: Path) -> None:
             )
 
 
+def prompt_texts(texts: Path = TEXTS, min_words: int = 1) -> list[tuple[int, str, str]]:
+    """The prompts of ``core-sounds-en.txt.gz``: (line number, prompt name, text)."""
+    with (
+        open_regular(texts, "rb") as raw,
+        gzip.open(raw, "rt", encoding="utf-8", errors="replace") as f,
+    ):
+        lines = f.read().splitlines()
+    out = []
+    for number, line in enumerate(lines, start=1):
+        name, sep, text = line.partition(":")
+        text = text.strip()
+        # Comments (;), tones ([beep]), silences ((2 seconds of silence)) and one-word
+        # prompts are not useful speech.
+        if not sep or line.startswith(";") or not text or text.startswith(("[", "(")):
+            continue
+        if len(text.split()) >= min_words:
+            out.append((number, name.strip(), text))
+    return out
+
+
 def prepare_asterisk(
     spec: AsteriskSource,
     ctx: PrepareContext | None = None,
@@ -41,20 +61,7 @@ def prepare_asterisk(
     """Prompts with at least ``spec.min_words`` words; ``limit`` draws a seeded sample."""
     _check(sounds, texts)
     out = SourceRows()
-    with (
-        open_regular(texts, "rb") as raw,
-        gzip.open(raw, "rt", encoding="utf-8", errors="replace") as f,
-    ):
-        lines = f.read().splitlines()
-    for number, line in enumerate(lines, start=1):
-        name, sep, text = line.partition(":")
-        text = text.strip()
-        # Comments (;), tones ([beep]), silences ((2 seconds of silence)) and one-word
-        # prompts are not useful speech.
-        if not sep or line.startswith(";") or not text or text.startswith(("[", "(")):
-            continue
-        if len(text.split()) < spec.min_words:
-            continue
+    for number, name, text in prompt_texts(texts, spec.min_words):
         audio = sounds / f"{name.strip()}.wav"
         if not audio.is_file():
             continue

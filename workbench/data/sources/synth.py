@@ -104,7 +104,8 @@ def sentences_for(spec: SynthSource, ctx: PrepareContext) -> list[Sentence]:
     return out
 
 
-def _cached_clip(voice_name: str, rate: float, spoken: str) -> Path:
+def cached_clip(voice_name: str, rate: float, spoken: str) -> Path:
+    """``spoken`` said by the voice at ``rate``, as 16 kHz FLAC in the workbench's voice cache."""
     key = hashlib.sha256(f"{SYNTH_VERSION}|{voice_name}|{rate:.4f}|{spoken}".encode()).hexdigest()
     path = workbench_home() / "tts" / key[:2] / f"{key[:32]}.flac"
     if path.is_file():
@@ -147,7 +148,7 @@ def prepare_synth(spec: SynthSource, ctx: PrepareContext) -> SourceRows:
         rate = round(rng.uniform(spec.min_rate, spec.max_rate), 3)
         said = sentence.written if spec.speak == "written" else sentence.spoken
         try:
-            cached = _cached_clip(voice, rate, said)
+            cached = cached_clip(voice, rate, said)
         except VoiceError as exc:
             raise SourceError(f"source synth: {exc}") from None
         clip_id = f"{prefix}-{index:05d}"
