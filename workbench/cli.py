@@ -1201,7 +1201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-wait-ms",
         type=float,
         default=20.0,
-        help="how long the first request of a batch waits for others",
+        help="how long the first request of a batch waits for others (not after a batch of one)",
     )
     serve.add_argument(
         "--max-queue", type=int, default=128, help="requests waiting beyond this get 429"

@@ -45,6 +45,32 @@ def test_a_full_batch_goes_without_waiting_out_the_window():
     assert time.monotonic() - start < 5
 
 
+def test_a_lone_client_waits_once_then_a_backlog_brings_the_wait_back():
+    run = Recorder()
+    queue = BatchQueue(run, max_batch=8, max_wait=1.0, max_queue=16)
+    queue.start()
+    start = time.monotonic()
+    assert queue.submit("base", 0).result(5) == "base:0"
+    assert time.monotonic() - start >= 1.0  # waited out the window: nobody else came
+    start = time.monotonic()
+    assert queue.submit("base", 1).result(5) == "base:1"
+    assert time.monotonic() - start < 0.5  # after a batch of one: at once
+    run.gate.clear()  # hold the next batch while a burst arrives
+    first = queue.submit("base", 2)
+    time.sleep(0.2)
+    burst = [queue.submit("base", i) for i in range(3, 6)]
+    run.gate.set()
+    assert [f.result(5) for f in [first, *burst]] == [f"base:{i}" for i in range(2, 6)]
+    assert run.batches[2:] == [("base", [2]), ("base", [3, 4, 5])]  # the backlog batched
+    start = time.monotonic()
+    late = [queue.submit("base", 6)]
+    time.sleep(0.3)
+    late.append(queue.submit("base", 7))  # within the window, which is back
+    assert [f.result(5) for f in late] == ["base:6", "base:7"]
+    assert run.batches[-1] == ("base", [6, 7])
+    queue.close()
+
+
 def test_requests_are_batched_per_adapter_in_arrival_order():
     run = Recorder()
     run.gate.clear()  # the worker holds its first batch while the others arrive

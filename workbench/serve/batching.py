@@ -2,9 +2,12 @@
 
 Requests carry a key (the model and the decoding settings they need); the worker takes the
 oldest request, waits up to ``max_wait`` from its arrival for more requests with the same key,
-and runs up to ``max_batch`` of them as one batch. Requests with other keys wait their turn
-in arrival order, so each adapter gets its own batches and none starves. Nothing here knows
-about models: the worker calls ``run_batch(key, items)``.
+and runs up to ``max_batch`` of them as one batch. After a batch of one (nobody else was
+sending) the next batch takes what is waiting without the wait, so a lone client is served as
+fast as by a server that never batches; a batch of more than one brings the wait back.
+Requests with other keys wait their turn in arrival order, so each adapter gets its own
+batches and none starves. Nothing here knows about models: the worker calls
+``run_batch(key, items)``.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class BatchQueue:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._batches = self._requests = self._largest = 0
+        self._alone = False  # the last batch was of one request: do not wait for company
         self.start_error: BaseException | None = None
 
     @property
@@ -141,7 +145,7 @@ class BatchQueue:
             if self._closed:
                 return None
             key = self._pending[0].key
-            deadline = self._pending[0].arrived + self.max_wait
+            deadline = self._pending[0].arrived + (0.0 if self._alone else self.max_wait)
             while not self._closed:
                 same = sum(1 for j in self._pending if j.key == key)
                 left = deadline - time.monotonic()
@@ -153,6 +157,7 @@ class BatchQueue:
             batch = [j for j in self._pending if j.key == key][: self.max_batch]
             taken = {id(j) for j in batch}
             self._pending = [j for j in self._pending if id(j) not in taken]
+            self._alone = len(batch) == 1
             return batch
 
     def _work(self, on_start: Callable[[], None] | None) -> None:
