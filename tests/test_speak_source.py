@@ -75,6 +75,9 @@ def test_a_file_without_a_long_enough_sentence_says_so(ctx, tmp_path):
     path.write_text("Yes.\nNo thanks.\n")
     with pytest.raises(SourceError, match="no sentence of at least 4 word"):
         PREPARERS["speak"](SpeakSource(texts=str(path)), ctx)
+    path.write_bytes(b"caf\xe9 au lait with milk\n")
+    with pytest.raises(SourceError, match=r"short\.txt: expected UTF-8 text, a sentence a line"):
+        PREPARERS["speak"](SpeakSource(texts=str(path)), ctx)
 
 
 def test_the_recipe_checks_voices_rates_and_words(tmp_path, texts):

@@ -45,7 +45,11 @@ def sentences_of(spec: SpeakSource) -> list[str]:
     else:
         try:
             raw = read_regular_text(path)
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError:
+            raise SourceError(
+                f"source speak: texts {path}: expected UTF-8 text, a sentence a line"
+            ) from None
+        except OSError as exc:
             raise SourceError(f"source speak: texts {path}: {exc}") from None
         lines = [line.strip() for line in raw.splitlines()]
         lines = [t for t in lines if t and not t.startswith("#")]
