@@ -15,15 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 from pathlib import Path
 
 from workbench.data.candidates import Candidate, PrepareContext, SourceError, SourceRows
 from workbench.data.progress import Tally
 from workbench.data.sources._files import file_digest
 from workbench.data.sources.asterisk import APT, TEXTS, prompt_texts
-from workbench.data.sources.synth import SYNTH_VERSION, cached_clip
-from workbench.data.tts import VoiceError
+from workbench.data.sources.synth import SYNTH_VERSION, staged_clip
 from workbench.fileio import read_regular_text
 from workbench.recipe import SpeakSource
 from workbench.schema import to_data
@@ -83,13 +81,8 @@ def prepare_speak(spec: SpeakSource, ctx: PrepareContext) -> SourceRows:
     for index, text in enumerate(sentences):
         voice = spec.voices[index % len(spec.voices)]
         rate = round(rng.uniform(spec.min_rate, spec.max_rate), 3)
-        try:
-            cached = cached_clip(voice, rate, text)
-        except VoiceError as exc:
-            raise SourceError(f"source speak: {exc}") from None
         clip_id = f"{prefix}-{index:05d}"
-        target = folder / f"{clip_id}.flac"
-        shutil.copyfile(cached, target)
+        target = staged_clip(voice, rate, text, folder / f"{clip_id}.flac", "speak")
         out.candidates.append(
             Candidate(
                 origin=f"speak {spec.texts or 'asterisk texts'} #{index} ({voice}, rate {rate})",

@@ -127,6 +127,16 @@ def cached_clip(voice_name: str, rate: float, spoken: str) -> Path:
     return path
 
 
+def staged_clip(voice: str, rate: float, said: str, target: Path, source: str) -> Path:
+    """The cached clip of ``said`` copied to ``target`` (a preparation's staging folder)."""
+    try:
+        cached = cached_clip(voice, rate, said)
+    except VoiceError as exc:
+        raise SourceError(f"source {source}: {exc}") from None
+    shutil.copyfile(cached, target)
+    return target
+
+
 def prepare_synth(spec: SynthSource, ctx: PrepareContext) -> SourceRows:
     """Synthesize the sentences into the staging folder and return them as candidates."""
     sentences = sentences_for(spec, ctx)
@@ -147,13 +157,8 @@ def prepare_synth(spec: SynthSource, ctx: PrepareContext) -> SourceRows:
         voice = spec.voices[index % len(spec.voices)]
         rate = round(rng.uniform(spec.min_rate, spec.max_rate), 3)
         said = sentence.written if spec.speak == "written" else sentence.spoken
-        try:
-            cached = cached_clip(voice, rate, said)
-        except VoiceError as exc:
-            raise SourceError(f"source synth: {exc}") from None
         clip_id = f"{prefix}-{index:05d}"
-        target = folder / f"{clip_id}.flac"
-        shutil.copyfile(cached, target)
+        target = staged_clip(voice, rate, said, folder / f"{clip_id}.flac", "synth")
         out.candidates.append(
             Candidate(
                 origin=f"synth {spec.split} #{index} ({sentence.template}, {voice}, rate {rate})",
