@@ -1,13 +1,14 @@
 """``source: speak``: everyday sentences spoken by local voices.
 
-Replay from one recorded speaker teaches the adapter to behave on that speaker; the domain
-sentences it trains on come from a handful of synthetic voices, so it can still learn "this
-voice means drug names". Everyday sentences said by those same voices (and others) break that
-shortcut: with distillation, the adapter learns to leave non-domain speech as the base model
-writes it, whoever speaks. ``texts`` is a UTF-8 text file of a sentence a line (``#``
-comments); without it, the Asterisk prompts' texts (Debian ``asterisk-core-sounds-en``, text
-only: none of its recordings). Voices take turns; the rate is drawn per sentence; clips share the
-synth source's cache.
+Replay from many voices without recordings, or a user's own everyday sentences: the domain
+sentences an adapter trains on come from a handful of synthetic voices, and everyday sentences
+said by those voices (with distillation) tell it to leave non-domain speech as the base model
+writes it, whatever the voice. On the medical recipe this did not carry over to real speakers
+(README, Training: the general set rose as much as without it).
+
+``texts`` is a UTF-8 text file of a sentence a line (``#`` comments); without it, the Asterisk
+prompts' texts (Debian ``asterisk-core-sounds-en``, text only: none of its recordings). Voices
+take turns; the rate is drawn per sentence; clips share the synth source's cache.
 """
 
 from __future__ import annotations
