@@ -131,6 +131,9 @@ def test_ctrl_c_on_workbench_run_stops_its_trainer(recipe_file, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As from a terminal: a suite started in the background (`cmd &`) inherits SIGINT
+        # ignored, and Python keeps an ignored SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     _wait(lambda: run.status_path.is_file() and (run.status().get("step") or 0) >= 2, proc)
     trainer = run.status()["pid"]
