@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 extras=""
 # Real recorded speech (demo, general sets, tests) and the espeak-ng voices (synthetic speech).
 apt_packages=(pocketsphinx-testdata asterisk-core-sounds-en-wav asterisk-core-sounds-en espeak-ng flite)
+# An English word list: near misses of a term are never everyday words (workbench/decoding/snap.py).
+apt_packages+=(wamerican)
 if [[ "${1:-}" == "--test" ]]; then
   extras="[test]"
   apt_packages+=(chromium)  # the browser the UI test drives (Playwright, executable_path)

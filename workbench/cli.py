@@ -537,12 +537,13 @@ def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
     """The lexicon boost per adapter (None: no adapter), as ``{name: (processor, rewriter)}``
     (both None: no boost), or False after saying what is wrong.
 
-    ``--boost X`` sets the strength for all (0: off), with ``--lexicon`` or else each
-    adapter's ``lexicon.tsv`` (the first found, for an adapter without one); without it,
-    each adapter package decodes with its own default (``lexicon_boost.json``).
+    ``--boost X`` sets the strength for all (0: off, the near-miss rewrite too), with
+    ``--lexicon`` or else each adapter's ``lexicon.tsv`` (the first found, for an adapter
+    without one); without it, each adapter package decodes with its own default
+    (``lexicon_boost.json``: the strength and the near-miss rewrite).
     """
     from workbench.decoding.boost import boost_processor
-    from workbench.decoding.rewrite import Rewriter
+    from workbench.decoding.snap import lexicon_rewriter
     from workbench.export.adapter_check import AdapterError
     from workbench.export.boost_setting import read_package_boost
     from workbench.lexicon import UNSPACED_LANGUAGES, LexiconError, load_lexicon
@@ -558,27 +559,28 @@ def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
         (f / "lexicon.tsv" for f in adapters.folders.values() if (f / "lexicon.tsv").is_file()),
         None,
     )
-    wanted: dict[str | None, tuple[float, Path | None]] = {}
+    wanted: dict[str | None, tuple[float, Path | None, float]] = {}
     for name, folder in folders.items():
-        if args.boost is not None:
-            own = folder / "lexicon.tsv" if folder is not None else None
-            own = own if own is not None and own.is_file() else first
-            wanted[name] = (args.boost, args.lexicon or own)
-            continue
         try:
             default = read_package_boost(folder) if folder is not None else None
         except AdapterError as exc:
             _err(f"--adapter: {exc}")
             return False
-        if default is not None and default.boost:
+        near_miss = default.near_miss if default is not None else 0.0
+        if args.boost is not None:
+            own = folder / "lexicon.tsv" if folder is not None else None
+            own = own if own is not None and own.is_file() else first
+            wanted[name] = (args.boost, args.lexicon or own, near_miss if args.boost else 0.0)
+            continue
+        if default is not None and default.active:
             print(f"note: {name}: {default.describe()}", file=sys.stderr)
-            wanted[name] = (default.boost, default.lexicon)
+            wanted[name] = (default.boost, default.lexicon, near_miss)
     spaced = (transcriber.options.language or "en") not in UNSPACED_LANGUAGES
     tokenizer = transcriber.loaded.processor.tokenizer
     plan: dict = dict.fromkeys(folders, (None, None))
     lexicons: dict[Path, object] = {}
-    for name, (strength, path) in wanted.items():
-        if not strength:
+    for name, (strength, path, near_miss) in wanted.items():
+        if not strength and not near_miss:
             continue
         if path is None:
             _err(
@@ -593,8 +595,11 @@ def _transcribe_boost(args: argparse.Namespace, transcriber, adapters):
                 _err(f"--lexicon: {exc}")
                 return False
         lexicon = lexicons[path]
-        processor = boost_processor(lexicon, tokenizer, strength, spaced=spaced)
-        plan[name] = (processor, Rewriter(lexicon, spaced=spaced))
+        processor = None
+        if strength:
+            processor = boost_processor(lexicon, tokenizer, strength, spaced=spaced)
+        rewriter = lexicon_rewriter(lexicon, tokenizer, spaced=spaced, near_miss=near_miss)
+        plan[name] = (processor, rewriter)
     return plan
 
 
@@ -689,7 +694,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             rewrite, decode = None, gated.transcribe_arrays  # the gate has rewritten both sides
         for result in transcriber.transcribe_files(args.audio, decode):
             if result.ok:
-                text = rewrite(result.text) if rewrite else result.text
+                text = rewrite(result.text) if rewrite is not None else result.text
                 print(f"{result.path}\t{prefix}{text}", flush=True)
             else:
                 failed += 1

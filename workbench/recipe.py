@@ -69,6 +69,8 @@ WHISPER_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"
 # The lexicon boost's range, and the strengths tuning tries by default (lexicon.boost_grid).
 MAX_BOOST = 20.0
 BOOST_GRID = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
+# Below this spelling similarity a "near miss" is another word (lexicon.near_miss).
+MIN_NEAR_MISS = 0.5
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -532,9 +534,21 @@ class LexiconSpec(Spec):
     boost: float = 0.0
     tune_boost: bool = False  # choose boost from boost_grid on a dev fifth of the eval set
     boost_grid: list[float] = field(default_factory=lambda: list(BOOST_GRID))  # to tune from
+    # Rewrite near-miss spellings of a term to the term after decoding, at this spelling
+    # similarity or more (workbench.decoding.snap; 0 = off). Part of lexicon-aware decoding:
+    # evaluation adds base_boost and adapted_boost when it or boost is above 0.
+    near_miss: float = 0.0
 
     def check(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
+        if not (self.near_miss == 0 or MIN_NEAR_MISS <= self.near_miss <= 1):
+            out.append(
+                (
+                    "near_miss",
+                    f"expected 0 (off) or a spelling similarity from {MIN_NEAR_MISS:g} to 1 "
+                    f"(0.75 rewrites 'deloxetine' to 'duloxetine'), got {self.near_miss}",
+                )
+            )
         if not 0 <= self.boost <= MAX_BOOST:
             out.append(
                 ("boost", f"expected a number from 0 (off) to {MAX_BOOST:g}, got {self.boost}")

@@ -3,6 +3,7 @@ serve decode with it by default, the cards say what it is (and what ct2 loses)."
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -211,15 +212,16 @@ def test_transcribe_uses_the_package_boost_unless_told_otherwise(
     assert applied[-1] == [boosted]
 
 
-def test_serve_uses_the_package_boost_and_a_request_turns_it_off(package, tiny_model_dir):
+@contextlib.contextmanager
+def recording_server(host: ModelHost):
+    """``(post, keys, client)`` of an app on ``host`` whose batches only record their key;
+    ``post(**fields)`` sends a LibriVox clip for model ``pkg``."""
     keys = []
 
     def run(key, audios):
         keys.append(key)
         return [Transcript("hello", (), len(a) / 16000) for a in audios]
 
-    host = ModelHost(ServeConfig(model=str(tiny_model_dir), adapters=[("pkg", package)]))
-    assert host.models["pkg"].boost == 2.0
     queue = BatchQueue(run, max_batch=1, max_wait=0.0, max_queue=4)
     queue.start()
     queue.wait_ready(5)
@@ -227,13 +229,19 @@ def test_serve_uses_the_package_boost_and_a_request_turns_it_off(package, tiny_m
     clip = sorted(LIBRIVOX.glob("*.wav"))[0].read_bytes()
 
     def post(**data):
-        return client.post(
-            "/v1/audio/transcriptions",
-            files={"file": ("a.wav", clip, "audio/wav")},
-            data={"model": "pkg", **data},
-        )
+        files = {"file": ("a.wav", clip, "audio/wav")}
+        return client.post("/v1/audio/transcriptions", files=files, data={"model": "pkg", **data})
 
     try:
+        yield post, keys, client
+    finally:
+        queue.close()
+
+
+def test_serve_uses_the_package_boost_and_a_request_turns_it_off(package, tiny_model_dir):
+    host = ModelHost(ServeConfig(model=str(tiny_model_dir), adapters=[("pkg", package)]))
+    assert host.models["pkg"].boost == 2.0
+    with recording_server(host) as (post, keys, client):
         assert post().status_code == 200 and keys[-1].boost == 2.0
         assert post(boost="0").status_code == 200 and keys[-1].boost == 0.0
         assert post(lexicon="false").status_code == 200 and keys[-1].boost == 0.0
@@ -251,8 +259,6 @@ def test_serve_uses_the_package_boost_and_a_request_turns_it_off(package, tiny_m
         listed = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
         assert listed["pkg"]["boost"] == 2.0
         assert listed["pkg"]["term_gate"] and not listed[str(tiny_model_dir)]["term_gate"]
-    finally:
-        queue.close()
 
 
 def test_the_boost_decodes_a_served_batch_with_the_rewrite(package, tiny_model_dir):
@@ -342,3 +348,102 @@ def test_general_dev_alone_is_enough_for_run_to_tune(tmp_path, tiny_model_dir, s
     )
     loaded = load_recipe(recipe)
     assert _tuning_problem(loaded, prepare_data(loaded, log=lambda m: None)) is None
+
+
+def test_near_misses_without_a_boost_rewrite_the_plain_systems_texts(trained):
+    recipe, run = trained
+    loaded = load_recipe(recipe, ["lexicon.tune_boost=false", "lexicon.near_miss=0.75"])
+    report = evaluate_adapter(loaded, run.adapter, log=lambda m: None)
+    assert report["decoding"]["boost"] == 0 and report["decoding"]["near_miss"] == 0.75
+    from workbench.decoding.snap import lexicon_rewriter
+    from workbench.models.loading import load_model
+
+    tokenizer = load_model(loaded.base_model).processor.tokenizer
+    rewrite = lexicon_rewriter(recipe_lexicon(loaded), tokenizer, spaced=True, near_miss=0.75)
+    for data in report["sets"].values():
+        assert {"base_boost", "adapted_boost", "adapted_gated_boost"} <= set(data)
+        for u in data["utterances"]:  # the plain texts rewritten: no decoding of their own
+            assert u["base_boost"] == rewrite(u["base"])
+            assert u["adapted_boost"] == rewrite(u["adapted"])
+        assert data["adapted_boost"]["decoding"] == data["adapted"]["decoding"]
+
+
+def test_the_recipe_names_a_near_miss_similarity_out_of_range(trained):
+    from workbench.schema import RecipeError
+
+    recipe, _ = trained
+    with pytest.raises(RecipeError, match="near_miss") as caught:
+        load_recipe(recipe, ["lexicon.near_miss=0.2"])
+    assert "lexicon" in str(caught.value) and "0.75" in str(caught.value)
+
+
+@pytest.fixture
+def near_miss_package(package, tmp_path):
+    folder = tmp_path / "near-miss"
+    shutil.copytree(package, folder)
+    (folder / "lexicon.tsv").write_text("term\tcategory\nduloxetine\tdrug\n")
+    setting = {"boost": 0, "near_miss": 0.75, "lexicon": "lexicon.tsv", "source": "test"}
+    (folder / BOOST_FILE).write_text(json.dumps(setting))
+    return folder
+
+
+def test_a_bad_near_miss_setting_is_named(near_miss_package):
+    path = near_miss_package / BOOST_FILE
+    for content, message in [
+        ('{"boost": 0, "near_miss": 0.2, "lexicon": "lexicon.tsv"}', "near_miss: expected"),
+        ('{"boost": 0, "near_miss": true, "lexicon": "lexicon.tsv"}', "near_miss: expected"),
+        ('{"boost": 0, "near_miss": 0.8, "lexicon": null}', "near_miss 0.8 names no lexicon"),
+    ]:
+        path.write_text(content)
+        with pytest.raises(AdapterError, match=message):
+            read_package_boost(near_miss_package)
+
+
+def test_transcribe_rewrites_near_misses_as_the_package_says(
+    near_miss_package, tiny_model_dir, monkeypatch, capsys
+):
+    monkeypatch.setattr(
+        Transcriber,
+        "transcribe_arrays",
+        lambda self, audios, *a: ["Give deloxetine."] * len(audios),
+    )
+    clip = str(sorted(LIBRIVOX.glob("*.wav"))[0])
+    args = ["transcribe", clip, "--model", str(tiny_model_dir), "--adapter", str(near_miss_package)]
+    assert main(args) == 0
+    out = capsys.readouterr()
+    assert out.out.endswith("\tGive duloxetine.\n")
+    assert "near misses rewritten at similarity 0.75" in out.err
+    assert main([*args, "--boost", "0"]) == 0  # off: the lexicon-aware decoding altogether
+    assert capsys.readouterr().out.endswith("\tGive deloxetine.\n")
+
+
+def test_serve_rewrites_near_misses_unless_the_request_turns_the_lexicon_off(
+    near_miss_package, tiny_model_dir
+):
+    from workbench.serve.engine import DecodeKey
+
+    host = ModelHost(ServeConfig(model=str(tiny_model_dir), adapters=[("pkg", near_miss_package)]))
+    assert host.models["pkg"].near_miss == 0.75 and host.models["pkg"].boost == 0
+    with recording_server(host) as (post, keys, client):
+        assert post().status_code == 200 and keys[-1].near_miss == 0.75
+        assert post(lexicon="false").status_code == 200 and keys[-1].near_miss == 0.0
+        listed = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
+        assert listed["pkg"]["near_miss"] == 0.75
+    host.load()
+    processor, rewriter = host.boost(DecodeKey("pkg", near_miss=0.75))
+    assert processor is None and rewriter("Give deloxetine.") == "Give duloxetine."
+    assert host.boost(DecodeKey("pkg")) == (None, None)
+
+
+def test_the_package_and_its_card_carry_the_recipes_near_miss_setting(trained):
+    from workbench.export.boost_setting import boost_setting
+    from workbench.export.model_card import boost_section
+
+    recipe, _ = trained
+    loaded = load_recipe(recipe, ["lexicon.tune_boost=false", "lexicon.near_miss=0.8"])
+    setting = boost_setting(loaded, None, has_lexicon=True)
+    assert setting["near_miss"] == 0.8 and setting["boost"] == 0
+    assert boost_setting(loaded, None, has_lexicon=False)["near_miss"] == 0
+    card = "\n".join(boost_section(setting))
+    assert "similarity **0.8** or more" in card and "`--boost 0`" in card
+    assert "similarity" not in "\n".join(boost_section({**setting, "near_miss": 0.0}))

@@ -15,7 +15,7 @@ from workbench.ui.try_tab import ModelCache, transcribe_side_by_side
 
 
 def test_the_boosted_row_is_the_adapter_decoding_with_the_boost_then_the_rewrites(
-    tmp_path, tiny_model_dir, speech_manifests
+    tmp_path, tiny_model_dir, speech_manifests, monkeypatch
 ):
     package = tiny_package(
         tmp_path,
@@ -45,3 +45,19 @@ def test_the_boosted_row_is_the_adapter_decoding_with_the_boost_then_the_rewrite
     assert texts["adapted + boost"] == expected
     assert texts["adapted"] == unboosted and texts["base"] == plain["base"]
     assert texts["adapted + boost"] != unboosted
+    # near misses alone (boost 0): the adapted text through the near-miss rewrite
+    import workbench.decoding.snap as snap
+
+    made = []
+
+    def spy(*args, **kwargs):
+        made.append(kwargs["near_miss"])
+        return real(*args, **kwargs)
+
+    real = snap.lexicon_rewriter
+    monkeypatch.setattr(snap, "lexicon_rewriter", spy)
+    texts = transcribe_side_by_side(
+        cache, str(tiny_model_dir), package, audio, None, None, lexicon, 0.0, 0.75
+    )
+    rewrite = real(lexicon, loaded.processor.tokenizer, spaced=True, near_miss=0.75)
+    assert made == [0.75] and texts["adapted + boost"] == rewrite(unboosted)

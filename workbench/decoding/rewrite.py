@@ -5,13 +5,19 @@ for "Vancomycin"). :class:`Rewriter` replaces each, matched whole words and igno
 scripts written without spaces: as a run of characters), by its term, keeping the case of
 what it replaces: a capitalised misrecognition gives a capitalised term, an all-capitals one
 an all-capitals term; a term written with capitals (an abbreviation, a name) stays as written.
+Given a :class:`~workbench.decoding.snap.NearMissSnapper`, it then rewrites near misses of the
+terms too (``lexicon.near_miss``).
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from workbench.lexicon import Lexicon
+
+if TYPE_CHECKING:
+    from workbench.decoding.snap import NearMissSnapper
 
 
 def keep_case(found: str, term: str) -> str:
@@ -29,7 +35,10 @@ def keep_case(found: str, term: str) -> str:
 class Rewriter:
     """Rewrites the lexicon's known misrecognitions to their terms."""
 
-    def __init__(self, lexicon: Lexicon, *, spaced: bool = True) -> None:
+    def __init__(
+        self, lexicon: Lexicon, *, spaced: bool = True, snap: NearMissSnapper | None = None
+    ) -> None:
+        self.snap = snap if spaced else None
         self._target: dict[str, str] = {}
         for term in lexicon.terms:
             for wrong in term.misrecognitions:
@@ -46,7 +55,15 @@ class Rewriter:
         return len(self._target)
 
     def rewrite(self, text: str) -> tuple[str, int]:
-        """``text`` with every known misrecognition replaced, and how many were replaced."""
+        """``text`` with every known misrecognition replaced (then its near misses, given a
+        snapper), and how many were replaced."""
+        text, known = self._known(text)
+        if self.snap is None:
+            return text, known
+        text, near = self.snap.snap(text)
+        return text, known + near
+
+    def _known(self, text: str) -> tuple[str, int]:
         if self._pattern is None:
             return text, 0
 

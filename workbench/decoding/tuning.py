@@ -278,17 +278,20 @@ def tune_boost(
     max_general_wer_rise: float = MAX_GENERAL_WER_RISE,
     max_false_alarms_per_1k: float = MAX_FALSE_ALARMS_PER_1K,
     log: Callable[[str], None] = print,
+    near_miss: float = 0.0,
 ) -> tuple[BoostTuning, dict[str, list[Utterance]]]:
     """Tune the boost for ``loaded`` as it stands (the adapter active) and return the tuning
     and ``sets`` with the dev part taken out of ``eval`` (module doc). ``sets["general_dev"]``,
-    when given, holds the constraint (and is not returned); else ``sets["general"]``.
+    when given, holds the constraint (and is not returned); else ``sets["general"]``. With
+    ``near_miss`` above 0 every strength, 0 included, is scored after the near-miss rewrite
+    (``lexicon.near_miss``), as the report scores it; else strength 0 is scored as decoded.
 
     Raises:
         TuningError: no lexicon, no eval or general set, or an eval set too small to split.
     """
     from workbench.audio import load_audio
     from workbench.decoding.boost import boost_processor
-    from workbench.decoding.rewrite import Rewriter
+    from workbench.decoding.snap import lexicon_rewriter
     from workbench.evaluate.metrics import score
     from workbench.evaluate.terms import term_false_alarms, term_recall
     from workbench.transcribe import EncoderCache, Transcriber
@@ -303,7 +306,7 @@ def tune_boost(
         f"{constraint_name} clips"
     )
     tokenizer = loaded.processor.tokenizer
-    rewriter = Rewriter(lexicon, spaced=spaced)
+    rewriter = lexicon_rewriter(lexicon, tokenizer, spaced=spaced, near_miss=near_miss)
     texts: dict[str, dict[float, list[str]]] = {}
     for name, utts in (("dev", dev), ("general", constraint)):
         audio = [load_audio(u.audio) for u in utts]
@@ -318,7 +321,7 @@ def tune_boost(
                 logits_processor=[processor] if processor is not None else (),
             )
             out = transcriber.transcribe_arrays(audio, cache)
-            texts[name][value] = [rewriter(t) for t in out] if value else out
+            texts[name][value] = [rewriter(t) for t in out] if value or near_miss else out
         log(f"tuning: {name} decoded at {len(values)} strengths")
     dev_refs = [u.text for u in dev]
     general_refs = [u.text for u in constraint]

@@ -22,7 +22,7 @@ from workbench.data.manifest import Utterance
 from workbench.data.prepare import PreparedData, prepare_data, recipe_lexicon
 from workbench.decoding.boost import boost_processor
 from workbench.decoding.gate import GATED, gate
-from workbench.decoding.rewrite import Rewriter
+from workbench.decoding.snap import lexicon_rewriter
 from workbench.decoding.tuning import tune_boost as tune_boost_on_dev
 from workbench.evaluate.groups import SYSTEMS, group_figures, group_lines
 from workbench.evaluate.metrics import SetScore, score, wer_difference_interval
@@ -269,8 +269,10 @@ def evaluate_adapter(
 
     ``prompt`` (default: the recipe's ``lexicon.prompt``) adds both systems decoded with the
     lexicon as prompt, so prompting alone can be compared with training. ``boost`` (default:
-    the recipe's ``lexicon.boost``) above 0 adds both systems decoded with the lexicon boost and
-    the misrecognition rewrite (``base_boost``, ``adapted_boost``). ``lexicon_path`` takes a
+    the recipe's ``lexicon.boost``) above 0, or the recipe's ``lexicon.near_miss`` above 0, adds
+    both systems with lexicon-aware decoding: the boost, then the misrecognition rewrite and
+    the near-miss rewrite (``base_boost``, ``adapted_boost``; at boost 0 the plain systems'
+    texts rewritten, no decoding of their own). ``lexicon_path`` takes a
     lexicon other than the recipe's. ``tune_boost`` (default: the recipe's
     ``lexicon.tune_boost`` unless ``boost`` is given) chooses the boost on a dev part of the
     eval set, which is then not scored (:mod:`workbench.decoding.tuning`). ``foreign``: the
@@ -299,6 +301,7 @@ def evaluate_adapter(
     if tune_boost and data:
         raise EvalError("tuning the boost needs the recipe's eval and general sets, not --data")
     boost = recipe.lexicon.boost if boost is None else boost
+    near_miss = recipe.lexicon.near_miss
     teacher = recipe.eval.teacher if teacher is None else teacher
     teacher_spec = find_teacher(recipe, log) if teacher else None
     loaded = load_model(recipe.base_model)
@@ -329,6 +332,7 @@ def evaluate_adapter(
         tuning, sets = tune_boost_on_dev(
             loaded, options, {**sets, **constraint}, lexicon, normalize, spaced,
             grid=recipe.lexicon.boost_grid, batch_size=recipe.eval.batch_size, log=log,
+            near_miss=near_miss,
         )  # fmt: skip
         boost = tuning.chosen
     # Base systems first (adapter disabled), then adapted ones, with the adapter merged into
@@ -338,14 +342,15 @@ def evaluate_adapter(
     if text:
         systems["base_prompt"] = (False, text)
     processor = rewriter = None
-    if boost and lexicon:
-        processor = boost_processor(lexicon, loaded.processor.tokenizer, boost, spaced=spaced)
-        rewriter = Rewriter(lexicon, spaced=spaced)
+    if (boost or near_miss) and lexicon:
+        tokenizer = loaded.processor.tokenizer
+        processor = boost_processor(lexicon, tokenizer, boost, spaced=spaced) if boost else None
+        rewriter = lexicon_rewriter(lexicon, tokenizer, spaced=spaced, near_miss=near_miss)
         systems["base_boost"] = (False, None)
     systems["adapted"] = (True, None)
     if text:
         systems["adapted_prompt"] = (True, text)
-    if processor is not None:
+    if rewriter is not None:
         systems["adapted_boost"] = (True, None)
     report: dict = {
         "recipe": recipe.name,
@@ -356,6 +361,7 @@ def evaluate_adapter(
             "language": recipe.language,
             "normalizer": language,
             "boost": boost if processor is not None else 0,
+            "near_miss": near_miss if rewriter is not None and rewriter.snap is not None else 0,
             **decoding.describe(),
             "summary": decoding.summary(),
         },
@@ -382,13 +388,22 @@ def evaluate_adapter(
         hyps, timing, before_rewrite, stats = {}, {}, {}, {}
         cache = EncoderCache() if share_encoder else None
         for system, (with_adapter, prompt_text) in systems.items():
+            boosted = system.endswith("_boost")
+            if boosted and processor is None:
+                # Boost 0: the plain system's texts, rewritten; no decoding of its own.
+                plain = system.removesuffix("_boost")
+                rewritten = [rewriter.rewrite(t) for t in hyps[plain]]
+                hyps[system] = [t for t, _ in rewritten]
+                before_rewrite[system] = (hyps[plain], sum(n for _, n in rewritten))
+                timing[system], stats[system] = timing[plain], stats[plain]
+                decoded(len(utts))
+                continue
             if with_adapter and not merged and mergeable:
                 merged = _merge_if_same(loaded, audio[:2])
             elif not with_adapter and merged:
                 loaded.model.unmerge_adapter()
                 merged = False
             log(f"{name}: decoding {len(utts)} clips with the {system.replace('_', ' + ')} model")
-            boosted = system.endswith("_boost")
             transcriber = Transcriber(
                 loaded,
                 dataclasses.replace(options, prompt=prompt_text),

@@ -69,8 +69,10 @@ SYSTEM_WORDS = {
     "adapted_gated": "the adapter's transcript only where it changes a lexicon term, else the base's",
     "base_prompt": "the base model with the lexicon as prompt",
     "adapted_prompt": "the adapter with the lexicon as prompt",
-    "base_boost": "the base model with the lexicon boost and rewrites",
-    "adapted_boost": "the adapter with the lexicon boost and rewrites",
+    "base_boost": "the base model with lexicon-aware decoding: the boost (when above 0), then "
+    "known misrecognitions and near misses of a term rewritten to it",
+    "adapted_boost": "the adapter with lexicon-aware decoding: the boost (when above 0), then "
+    "known misrecognitions and near misses of a term rewritten to it",
     "adapted_gated_boost": "the term gate over the two boosted systems: the boosted adapter's "
     "transcript only where it changes a lexicon term, else the boosted base's",
 }

@@ -72,6 +72,14 @@ def boost_section(boost: dict | None) -> list[str]:
     tuning = boost.get("tuning")
     if tuning:
         lines += ["", f"Chosen by tuning: {tuning['why']}."]
+    if boost.get("near_miss"):
+        lines += [
+            "",
+            f"Near misses of a term are rewritten to it after decoding (spelling similarity "
+            f'**{boost["near_miss"]:g}** or more: "deloxetine" becomes "duloxetine"; never '
+            "a run of everyday words, never a term shorter than six letters). `--boost 0` (a "
+            "request's `lexicon=false`) turns it off with the boost.",
+        ]
     return [*lines, ""]
 
 

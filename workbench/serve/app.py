@@ -197,6 +197,7 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
                     "adapter": str(m.folder) if m.folder else None,
                     "lexicon_prompt": m.lexicon_prompt is not None,
                     "boost": m.boost,
+                    "near_miss": m.near_miss,
                     "term_gate": m.can_gate,
                 }
                 for m in host.models.values()
@@ -306,7 +307,14 @@ def create_app(host: ModelHost, queue: BatchQueue) -> FastAPI:
             decode_upload, data, upload.filename or "upload", config.max_audio_seconds
         )
         key = DecodeKey(
-            name, prompt, language, temperature, boost, gate, fields.get("prompt") or None
+            name,
+            prompt,
+            language,
+            temperature,
+            boost,
+            gate,
+            fields.get("prompt") or None,
+            served.near_miss if use_lexicon else 0.0,
         )
         try:
             future = queue.submit(key, audio)

@@ -33,7 +33,8 @@ TRANSCRIBERS_KEPT = 32
 @dataclass(frozen=True)
 class DecodeKey:
     """What a batch shares: the served model, the prompt, the language, the temperature,
-    the lexicon boost's strength (0: off), and the term gate (an adapter's transcript only
+    the lexicon boost's strength (0: off), the near-miss rewrite's similarity (0: off; see
+    :mod:`workbench.decoding.snap`), and the term gate (an adapter's transcript only
     where it changes a lexicon term, else the base model's, decoded with ``base_prompt``:
     the request's own prompt, without the package's lexicon prompt)."""
 
@@ -44,6 +45,7 @@ class DecodeKey:
     boost: float = 0.0
     gate: bool = False
     base_prompt: str | None = None
+    near_miss: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class ServedModel:
     with it (``lexicon.prompt: true``) and trained with it (``train.prompt_p`` above 0);
     ``note`` says why it is or is not applied. ``boost`` is the lexicon boost it decodes
     with by default (the package's ``lexicon_boost.json``), toward ``lexicon`` (its
-    ``lexicon.tsv``, which a request's ``boost`` may use even when the default is 0).
+    ``lexicon.tsv``, which a request's ``boost`` may use even when the default is 0), and
+    ``near_miss`` the similarity at which it rewrites near misses of a term (0: off).
     ``shares_encoder``: the adapter leaves the encoder alone, so the term gate's two
     decodings share one encoder pass.
     """
@@ -67,6 +70,7 @@ class ServedModel:
     boost: float = 0.0
     lexicon: Path | None = None
     shares_encoder: bool = False
+    near_miss: float = 0.0
 
     @property
     def can_gate(self) -> bool:
@@ -126,8 +130,9 @@ class ModelHost:
                 boost.boost,
                 boost.lexicon or (lexicon if lexicon.is_file() else None),
                 not touches_encoder(info["config"]),
+                boost.near_miss,
             )
-        self._boosts: dict[tuple[str, float, bool], tuple] = {}
+        self._boosts: dict[tuple[str, float, float, bool], tuple] = {}
         self._lexicons: dict[str, Lexicon] = {}
         self.loaded: LoadedModel | None = None
         self.adapters: AdapterSet | None = None
@@ -194,26 +199,30 @@ class ModelHost:
         return self._lexicons[model]
 
     def boost(self, key: DecodeKey) -> tuple:
-        """``(processor, rewriter)`` of ``key``'s lexicon boost (built once per model and
-        strength), or ``(None, None)`` at strength 0."""
+        """``(processor, rewriter)`` of ``key``'s lexicon-aware decoding (built once per model,
+        strength and similarity): the boost (None at strength 0) and the rewrite of known
+        misrecognitions and near misses; ``(None, None)`` when both are off."""
         from workbench.decoding.boost import boost_processor
-        from workbench.decoding.rewrite import Rewriter
+        from workbench.decoding.snap import lexicon_rewriter
         from workbench.lexicon import UNSPACED_LANGUAGES
 
-        if not key.boost:
+        if not key.boost and not key.near_miss:
             return None, None
         spaced = (key.language or "en") not in UNSPACED_LANGUAGES
-        found = self._boosts.get((key.model, key.boost, spaced))
+        cache_key = (key.model, key.boost, key.near_miss, spaced)
+        found = self._boosts.get(cache_key)
         if found is None:
             lexicon = self.lexicon(key.model)
             if self.loaded is None:
                 raise RuntimeError("the model is not loaded yet")
             tokenizer = self.loaded.processor.tokenizer
             found = (
-                boost_processor(lexicon, tokenizer, key.boost, spaced=spaced),
-                Rewriter(lexicon, spaced=spaced),
+                boost_processor(lexicon, tokenizer, key.boost, spaced=spaced)
+                if key.boost
+                else None,
+                lexicon_rewriter(lexicon, tokenizer, spaced=spaced, near_miss=key.near_miss),
             )
-            self._boosts[(key.model, key.boost, spaced)] = found
+            self._boosts[cache_key] = found
         return found
 
     def transcriber(self, key: DecodeKey) -> Transcriber:

@@ -49,13 +49,14 @@ def transcribe_side_by_side(
     prompt: str | None,
     lexicon: Lexicon | None = None,
     boost: float = 0.0,
+    near_miss: float = 0.0,
 ) -> dict[str, str]:
     """Base and adapted transcripts, each with and without the lexicon prompt (if any), and
-    ``"adapted + boost"`` when ``boost`` is above 0: the adapter decoding with the lexicon
-    boost toward ``lexicon`` and its known misrecognitions rewritten, as the exported
-    package decodes by default."""
+    ``"adapted + boost"`` when ``boost`` or ``near_miss`` is above 0: the adapter decoding
+    with the lexicon boost toward ``lexicon``, its known misrecognitions and near misses
+    rewritten, as the exported package decodes by default."""
     from workbench.decoding.boost import boost_processor
-    from workbench.decoding.rewrite import Rewriter
+    from workbench.decoding.snap import lexicon_rewriter
     from workbench.lexicon import UNSPACED_LANGUAGES
     from workbench.transcribe import DecodeOptions, Transcriber
 
@@ -71,15 +72,19 @@ def transcribe_side_by_side(
             with loaded.model.disable_adapter():
                 out["base" + suffix] = transcriber.transcribe_arrays([audio])[0]
             out["adapted" + suffix] = transcriber.transcribe_arrays([audio])[0]
-        if boost > 0 and lexicon is not None and len(lexicon):
+        if (boost > 0 or near_miss > 0) and lexicon is not None and len(lexicon):
             spaced = (language or "en") not in UNSPACED_LANGUAGES
-            processor = boost_processor(lexicon, loaded.processor.tokenizer, boost, spaced=spaced)
-            transcriber = Transcriber(
-                loaded, DecodeOptions(language=language), batch_size=1,
-                logits_processor=[processor] if processor is not None else (),
-            )  # fmt: skip
-            text = transcriber.transcribe_arrays([audio])[0]
-            out["adapted + boost"] = Rewriter(lexicon, spaced=spaced)(text)
+            tokenizer = loaded.processor.tokenizer
+            text = out["adapted"]
+            if boost > 0:
+                processor = boost_processor(lexicon, tokenizer, boost, spaced=spaced)
+                transcriber = Transcriber(
+                    loaded, DecodeOptions(language=language), batch_size=1,
+                    logits_processor=[processor] if processor is not None else (),
+                )  # fmt: skip
+                text = transcriber.transcribe_arrays([audio])[0]
+            rewrite = lexicon_rewriter(lexicon, tokenizer, spaced=spaced, near_miss=near_miss)
+            out["adapted + boost"] = rewrite(text)
     return out
 
 
@@ -144,9 +149,10 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
         boost = boost_setting(recipe, report, lexicon is not None)
         texts = transcribe_side_by_side(
             cache, recipe.base_model, run.adapter, samples, recipe.language, prompt,
-            lexicon, float(boost["boost"]),
+            lexicon, float(boost["boost"]), float(boost["near_miss"]),
         )  # fmt: skip
         none = "(this run's recipe has no lexicon)"
+        near = f", near misses rewritten at {boost['near_miss']:g}" if boost["near_miss"] else ""
         label = "adapted + lexicon prompt"
         if prompt and not recipe.train.prompt_p:
             label += f" (note: {UNPROMPTED_NOTE})"
@@ -157,7 +163,7 @@ def create_try_tab(shared: Shared) -> dict[str, Any]:
             gr.update(value=texts.get("adapted + prompt", none), label=label),
             gr.update(
                 value=texts.get("adapted + boost", ""),
-                label=f"adapted + lexicon boost {boost['boost']:g} ({boost['source']})",
+                label=f"adapted + lexicon boost {boost['boost']:g}{near} ({boost['source']})",
                 visible="adapted + boost" in texts,
             ),
             "",
