@@ -103,11 +103,15 @@ def figures(report: dict) -> dict[str, float | None]:
     return row
 
 
-def run_figures(run_dir: Path) -> dict:
-    """The figures of a finished run folder (its report.json, recipe.yaml and status.json)."""
+def run_figures(path: Path) -> dict:
+    """The figures of a finished run folder (its report.json, recipe.yaml and status.json), or
+    of a report.json that ``workbench eval RUN/recipe.yaml --adapter RUN/adapter --out`` wrote
+    elsewhere (the run folder is then the one holding the report's adapter)."""
     import yaml
 
-    report = json.loads((run_dir / "report.json").read_text())
+    report_path = path if path.is_file() else path / "report.json"
+    report = json.loads(report_path.read_text())
+    run_dir = report_path.parent if path.is_dir() else Path(report["adapter"]).parent
     recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text())
     status = json.loads((run_dir / "status.json").read_text())
     _add_gated_boost(report, run_dir)
@@ -275,7 +279,11 @@ def main() -> None:
         "--seeds", nargs="+", type=int, default=[0], help="train.seed values (default: 0)"
     )
     parser.add_argument(
-        "--reports", nargs="+", type=Path, metavar="RUN_DIR", help="tabulate finished runs"
+        "--reports",
+        nargs="+",
+        type=Path,
+        metavar="RUN_DIR",
+        help="tabulate finished runs (a run folder, or a report.json workbench eval wrote for one)",
     )
     args = parser.parse_args()
     if args.reports:

@@ -534,10 +534,9 @@ class LexiconSpec(Spec):
     boost: float = 0.0
     tune_boost: bool = False  # choose boost from boost_grid on a dev fifth of the eval set
     boost_grid: list[float] = field(default_factory=lambda: list(BOOST_GRID))  # to tune from
-    # Rewrite near-miss spellings of a term to the term after decoding, at this spelling
-    # similarity or more (workbench.decoding.snap; 0 = off). Part of lexicon-aware decoding:
-    # evaluation adds base_boost and adapted_boost when it or boost is above 0.
-    near_miss: float = 0.0
+    # Part of lexicon-aware decoding (workbench.decoding.snap): evaluation adds base_boost and
+    # adapted_boost when it or boost is above 0.
+    near_miss: float = 0.0  # rewrite a term's near-miss spellings to it at this similarity; 0 = off
 
     def check(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

@@ -159,7 +159,8 @@ class NearMissSnapper:
         for i, k, term in sorted(chosen, reverse=True):
             first, last = words[i], words[i + k - 1]
             lead = _LEADING.match(first.group(0)).group(0)
-            tail = _TRAILING.search(last.group(0)).group(0)
+            # an apostrophe ending the run is part of the misspelling ("bashmin'")
+            tail = _TRAILING.search(last.group(0)).group(0).lstrip("'’")
             written = lead + keep_case(first.group(0)[len(lead) :], term) + tail
             text = text[: first.start()] + written + text[last.end() :]
         return text, len(chosen)
